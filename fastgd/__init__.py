@@ -1,0 +1,60 @@
+"""fastgd: Numba-jitted losses, derivatives and batched gradient descent.
+
+Public modules: :mod:`fastgd.losses`, :mod:`fastgd.activations`,
+:mod:`fastgd.special`.  Kernels compile on first use and are cached on disk
+(``cache=True``); :func:`warmup` compiles the common ones ahead of time.
+"""
+
+from . import _extending, _libm, activations, losses, special
+from .activations import ACTIVATION_NAMES, Activation, get_activation
+from .losses import LOSS_NAMES, Loss, get_loss
+
+__version__ = "0.1.0"
+
+for _name in ("exp", "log", "log1p", "sigmoid", "softplus", "log_sigmoid"):
+    _extending.register_scalar(getattr(special, _name), getattr(_libm, _name))
+
+
+def warmup(dtypes=("float64", "float32")):
+    """Compile (or load from the on-disk cache) every loss, activation and special kernel.
+
+    The first call in a fresh install compiles everything once (about a minute);
+    later processes load the cache in well under a second.  Call it at install
+    time, in a Docker build step or before timing anything.
+
+    Examples
+    --------
+    >>> import fastgd
+    >>> fastgd.warmup(dtypes=("float64",))
+    """
+    import numpy as np
+
+    for dtype in dtypes:
+        x = np.linspace(-1.0, 1.0, 4, dtype=dtype)
+        p = np.linspace(0.1, 0.9, 4, dtype=dtype)
+        for name in LOSS_NAMES:
+            loss = get_loss(name)
+            pred = p if name in ("log_loss", "cross_entropy") else x
+            for target in (p, p[:1].reshape(())):
+                for part in (loss.value, loss.grad, loss.hess, loss.value_and_grad, loss.cost):
+                    part(pred, target)
+        for name in ACTIVATION_NAMES:
+            act = get_activation(name)
+            act.value(x), act.grad(x), act.hess(x)
+        for name in ("exp", "log1p", "sigmoid", "softplus", "log_sigmoid"):
+            getattr(special, name)(x)
+        special.log(p)
+
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "LOSS_NAMES",
+    "Activation",
+    "Loss",
+    "activations",
+    "get_activation",
+    "get_loss",
+    "losses",
+    "special",
+    "warmup",
+]

@@ -1,0 +1,114 @@
+"""numba extension: loss and activation objects as values inside jitted code.
+
+A ``Loss``/``Activation`` object is typed as ``FormulaType(kind, name)``: one
+numba type per formula (so each kernel specialises on it, and the cache key is
+stable across processes, unlike a jitted function passed as an argument) whose
+only data is the float64 parameter (Huber's delta, leaky ReLU's alpha).
+
+Inside jitted code the generic functions below (``value``, ``grad``, ``hess``,
+``value_and_grad``) and the methods of the same names evaluate the one scalar
+formula from ``_math``.  Losses take ``(pred, target)``, activations ``(z)``.
+In plain Python (and under ``NUMBA_DISABLE_JIT=1``) the generic functions call
+the same formulas directly.
+"""
+
+from numba import types
+from numba.core import cgutils
+from numba.core.imputils import lower_constant
+from numba.extending import (
+    NativeValue,
+    make_attribute_wrapper,
+    models,
+    overload,
+    overload_method,
+    register_model,
+    typeof_impl,
+    unbox,
+)
+
+from . import _math
+
+TABLES = {"loss": _math.LOSSES, "activation": _math.ACTIVATIONS}
+PARTS = ("value", "grad", "hess", "value_and_grad")
+
+
+class FormulaType(types.Type):
+    """numba type of a loss or activation object."""
+
+    def __init__(self, kind, formula_name):
+        self.kind = kind
+        self.formula_name = formula_name
+        super().__init__(name=f"fastgd.{kind}[{formula_name}]")
+
+
+@register_model(FormulaType)
+class _FormulaModel(models.StructModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, [("param", types.float64)])
+
+
+make_attribute_wrapper(FormulaType, "param", "param")
+
+
+def register_class(cls, kind):
+    """Make instances of ``cls`` (with ``.name`` and ``.param``) typeable."""
+
+    @typeof_impl.register(cls)
+    def _typeof(val, c):
+        return FormulaType(kind, val.name)
+
+
+@unbox(FormulaType)
+def _unbox(typ, obj, c):
+    param_obj = c.pyapi.object_getattr_string(obj, "param")
+    struct = cgutils.create_struct_proxy(typ)(c.context, c.builder)
+    struct.param = c.pyapi.float_as_double(param_obj)
+    c.pyapi.decref(param_obj)
+    return NativeValue(struct._getvalue(), is_error=c.pyapi.c_api_error())
+
+
+@lower_constant(FormulaType)
+def _lower_constant(context, builder, ty, pyval):
+    struct = cgutils.create_struct_proxy(ty)(context, builder)
+    struct.param = context.get_constant(types.float64, float(pyval.param))
+    return struct._getvalue()
+
+
+def _scalar(f, index):
+    return TABLES[f.kind][f.name][index]
+
+
+def _make_generic(index, part):
+    def generic(f, *args):
+        return _scalar(f, index)(*args, f.param)
+
+    generic.__name__ = part
+    generic.__doc__ = f"Scalar {part} of the loss or activation ``f`` (usable in ``@njit`` code)."
+
+    def _typer(f, *args):
+        if not isinstance(f, FormulaType) or index >= len(TABLES[f.kind][f.formula_name]):
+            return None
+        fn = TABLES[f.kind][f.formula_name][index]
+
+        def impl(f, *args):
+            return fn(*args, f.param)
+
+        return impl
+
+    # no numba-IR inlining (it cannot take *args); LLVM inlines the formula anyway
+    overload(generic)(_typer)
+    overload_method(FormulaType, part)(_typer)
+    return generic
+
+
+value, grad, hess, value_and_grad = (_make_generic(i, part) for i, part in enumerate(PARTS))
+
+
+def register_scalar(public_fn, scalar_fn):
+    """Let ``public_fn`` (an array function) be called on scalars in ``@njit`` code."""
+
+    @overload(public_fn, inline="always")
+    def _ov(x, out=None):
+        if isinstance(x, (types.Float, types.Integer)):
+            return lambda x, out=None: scalar_fn(x)
+        return None

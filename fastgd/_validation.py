@@ -1,0 +1,126 @@
+"""Input checks for every public function, in one place.
+
+TypeError for the wrong kind of thing, ValueError for a bad value; each message
+names the argument, says what was expected and what was given, and how to fix it.
+Nothing here runs a kernel.
+"""
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_python_scalar(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, np.generic)
+
+
+def float_array(x, name):
+    """``x`` as a float32/float64 array (ints and bools promote to float64)."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be a number or an array of numbers; could not convert it: {exc}") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        if arr.dtype.itemsize < 4:
+            return arr.astype(np.float32)
+        if arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"{name} has dtype {arr.dtype}; fastgd computes in float32 or float64. "
+                f"Convert it explicitly, e.g. {name}.astype(np.float64), if the loss of precision is acceptable."
+            )
+        return arr
+    raise TypeError(
+        f"{name} must be real numbers (float32, float64, int or bool); got dtype {arr.dtype} "
+        f"({type(x).__name__}). Convert it to a numeric array first."
+    )
+
+
+def float_pair(a, b, names):
+    """Two inputs as arrays of one float dtype and their broadcast shape.
+
+    A Python scalar takes the other input's dtype (NumPy 2's weak scalars), so a
+    float32 prediction with ``target=0.0`` stays float32.
+    """
+    xa, xb = float_array(a, names[0]), float_array(b, names[1])
+    if _is_python_scalar(b) and not _is_python_scalar(a):
+        dtype = xa.dtype
+    elif _is_python_scalar(a) and not _is_python_scalar(b):
+        dtype = xb.dtype
+    else:
+        dtype = np.result_type(xa.dtype, xb.dtype)
+    try:
+        shape = np.broadcast_shapes(xa.shape, xb.shape)
+    except ValueError:
+        raise ValueError(
+            f"{names[0]} has shape {xa.shape} and {names[1]} has shape {xb.shape}; they do not broadcast "
+            f"together. Give them equal shapes, or shapes that follow NumPy's broadcasting rules."
+        ) from None
+    return xa.astype(dtype, copy=False), xb.astype(dtype, copy=False), shape, dtype
+
+
+def flat(x, shape, dtype):
+    """A flat C-contiguous view (copy only when needed) of ``x`` broadcast to ``shape``."""
+    if x.shape == shape:
+        return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
+    return np.ascontiguousarray(np.broadcast_to(x, shape), dtype=dtype).reshape(-1)
+
+
+def flat_or_scalar(x, shape, dtype):
+    """Like ``flat`` but a single value stays a 1-element array (kernels read it once)."""
+    if x.size == 1 and x.shape != shape:
+        return np.ascontiguousarray(x, dtype=dtype).reshape(1)
+    return flat(x, shape, dtype)
+
+
+def out_array(out, shape, dtype, name="out"):
+    """A new output array, or the user's ``out`` checked for shape, dtype and layout."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(out).__name__}.")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(
+            f"{name} has shape {out.shape} and dtype {out.dtype}; this call needs shape {shape} and dtype "
+            f"{dtype}. Allocate it with np.empty({shape}, dtype=np.{dtype})."
+        )
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous array; pass np.ascontiguousarray({name}) instead.")
+    return out
+
+
+def check_range(x, lo, hi, name, what):
+    """ValueError if any entry of ``x`` lies outside [lo, hi] (NaN is let through)."""
+    from ._kernels import count_outside  # a one-pass parallel scan; NumPy's costs as much as a loss
+
+    flat_x = np.ascontiguousarray(x).reshape(-1)
+    count, first = count_outside(flat_x, x.dtype.type(lo), x.dtype.type(hi))
+    if count:
+        index = tuple(int(i) for i in np.unravel_index(first, x.shape)) if x.ndim else ()
+        raise ValueError(
+            f"{name} must be {what} in [{lo}, {hi}]; {count} of {x.size} entries are outside, the first at "
+            f"index {index} (value {flat_x[first]!r}). Pass {what}, e.g. clip them with np.clip({name}, {lo}, {hi})."
+        )
+
+
+def real_param(value, name, *, minimum, strict):
+    """A finite float parameter above ``minimum`` (``strict``) or at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}.")
+    value = float(value)
+    ok = np.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok:
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be finite and {relation} {minimum}; got {value!r}.")
+    return value
+
+
+def choice(value, valid, name):
+    """``value`` if it is one of ``valid``; else a ValueError listing them."""
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid names are: {', '.join(sorted(valid))}.")
+    return value

@@ -1,0 +1,251 @@
+"""Loss functions and their first and second derivatives, elementwise.
+
+Every loss is a :class:`Loss` object: ``fastgd.losses.mse``, ``.mae``,
+``.huber``, ``.log_loss``, ``.logistic``, ``.cross_entropy``, or by name with
+:func:`get_loss`.  Each has ``value``, ``grad`` (d loss / d pred), ``hess`` (the
+second derivative), ``value_and_grad`` (both in one fused pass) and ``cost``
+(the mean or sum of the losses: the cost function of the seed article).
+
+Inputs broadcast like NumPy ufuncs; scalars and lists are accepted; float32
+stays float32 and integers promote to float64; ``out=`` writes in place.  NaN
+inputs give NaN outputs.  Empty inputs give empty outputs.
+
+Loss objects also work inside your own ``@numba.njit`` functions, on scalars:
+``loss.value(p, t)``, ``loss.grad(p, t)``, ``loss.hess(p, t)``,
+``loss.value_and_grad(p, t)`` (pass the target explicitly there).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _extending, _kernels
+from . import _validation as v
+
+_VALUE, _GRAD, _HESS = 0, 1, 2
+
+# name -> (parameter name, default, strictly positive?), default target
+_PARAMS = {"huber": ("delta", 1.0, True)}
+_DEFAULT_TARGET = {"cross_entropy": 1.0}
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss function ``L(pred, target)`` with its derivatives in ``pred``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`LOSS_NAMES`.
+    param : float
+        The loss's parameter (Huber's ``delta``); 0 for losses without one.
+        Prefer :func:`get_loss`, which validates it.
+    """
+
+    name: str
+    param: float = 0.0
+
+    @property
+    def default_target(self):
+        """Target used when none is given: 1 for cross_entropy, else 0."""
+        return _DEFAULT_TARGET.get(self.name, 0.0)
+
+    def _prepare(self, pred, target):
+        if target is None:
+            target = self.default_target
+        p, t, shape, dtype = v.float_pair(pred, target, ("pred", "target"))
+        if self.name == "log_loss":
+            v.check_range(p, 0.0, 1.0, "pred", "probabilities")
+        if self.name == "cross_entropy":
+            v.check_range(p, 0.0, np.inf, "pred", "probabilities")
+        if self.name in ("log_loss", "logistic"):
+            v.check_range(t, 0.0, 1.0, "target", "labels or probabilities")
+        return v.flat(p, shape, dtype), v.flat_or_scalar(t, shape, dtype), shape, dtype
+
+    def _map(self, part, pred, target, out):
+        p, t, shape, dtype = self._prepare(pred, target)
+        res = v.out_array(out, shape, dtype)
+        _kernels.loss_map(self, part, p, t, res.reshape(-1))
+        return res if res.ndim else res[()]
+
+    def value(self, pred, target=None, *, out=None):
+        """Loss at each (pred, target) pair.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            Predictions and targets; they broadcast together.  ``target`` defaults
+            to :attr:`default_target`.
+        out : ndarray, optional
+            Where to write the result (broadcast shape, result dtype, C order).
+
+        Returns
+        -------
+        ndarray or scalar
+            The losses, of the broadcast shape and the inputs' float dtype.
+
+        See Also
+        --------
+        numpy.square, numpy.abs, scipy.special.xlogy : NumPy/SciPy building blocks.
+
+        Examples
+        --------
+        >>> import fastgd
+        >>> float(fastgd.losses.mse.value(3.0, 1.0))
+        4.0
+        """
+        return self._map(_VALUE, pred, target, out)
+
+    def grad(self, pred, target=None, *, out=None):
+        """Derivative of the loss with respect to ``pred``, elementwise.
+
+        At kinks the convention is: MAE grad 0 at ``pred == target``; Huber is
+        differentiable.  ``log_loss``/``cross_entropy`` use the clipped ``pred``.
+
+        Examples
+        --------
+        >>> import fastgd
+        >>> float(fastgd.losses.mse.grad(3.0, 1.0))
+        4.0
+
+        See Also
+        --------
+        numpy.gradient : finite differences, the slow way.
+        """
+        return self._map(_GRAD, pred, target, out)
+
+    def hess(self, pred, target=None, *, out=None):
+        """Second derivative of the loss with respect to ``pred``, elementwise.
+
+        MAE has hess 0 (everywhere but the kink); Huber's is 1 for
+        ``|pred - target| <= delta`` and 0 outside.
+
+        Examples
+        --------
+        >>> import fastgd
+        >>> float(fastgd.losses.mse.hess(3.0, 1.0))
+        2.0
+
+        See Also
+        --------
+        numpy.gradient : finite differences, the slow way.
+        """
+        return self._map(_HESS, pred, target, out)
+
+    def value_and_grad(self, pred, target=None, *, out=None):
+        """Loss and its gradient in one fused pass over the data.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As in :meth:`value`.
+        out : tuple of two ndarrays, optional
+            Where to write (value, grad).
+
+        Returns
+        -------
+        (ndarray, ndarray)
+
+        Examples
+        --------
+        >>> import fastgd
+        >>> val, grad = fastgd.losses.logistic.value_and_grad([0.0, 2.0], [1.0, 1.0])
+        >>> [round(float(x), 4) for x in grad]
+        [-0.5, -0.1192]
+
+        See Also
+        --------
+        numpy.logaddexp : ``logistic`` value is ``logaddexp(0, z) - t*z``.
+        """
+        p, t, shape, dtype = self._prepare(pred, target)
+        out_v, out_g = (None, None) if out is None else out
+        res_v = v.out_array(out_v, shape, dtype, "out[0]")
+        res_g = v.out_array(out_g, shape, dtype, "out[1]")
+        _kernels.loss_value_and_grad(self, p, t, res_v.reshape(-1), res_g.reshape(-1))
+        if res_v.ndim:
+            return res_v, res_g
+        return res_v[()], res_g[()]
+
+    def cost(self, pred, target=None, *, reduction="mean"):
+        """The cost: mean (or sum) of the losses, accumulated in float64.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As in :meth:`value`.
+        reduction : {"mean", "sum"}
+            ``"mean"`` of an empty input raises ValueError; ``"sum"`` gives 0.
+
+        Returns
+        -------
+        numpy scalar of the inputs' float dtype
+
+        Examples
+        --------
+        >>> import fastgd
+        >>> float(fastgd.losses.mae.cost([1.0, -3.0], 0.0))
+        2.0
+
+        See Also
+        --------
+        numpy.mean, sklearn.metrics.log_loss
+        """
+        v.choice(reduction, ("mean", "sum"), "reduction")
+        p, t, shape, dtype = self._prepare(pred, target)
+        if reduction == "mean" and p.size == 0:
+            raise ValueError("cost(reduction='mean') of an empty input is undefined; pass reduction='sum' or data.")
+        total = _kernels.loss_sum(self, p, t)
+        return dtype.type(total / p.size if reduction == "mean" else total)
+
+    def with_params(self, **params):
+        """A copy with other parameters, e.g. ``huber.with_params(delta=0.5)``."""
+        return get_loss(self.name, **params)
+
+
+_extending.register_class(Loss, "loss")
+
+
+def get_loss(name, **params):
+    """The loss called ``name``, with its parameters validated.
+
+    Parameters
+    ----------
+    name : str or Loss
+        One of :data:`LOSS_NAMES` (a Loss is returned as it is).
+    **params
+        ``delta`` (> 0, default 1.0) for ``"huber"``; no others.
+
+    Examples
+    --------
+    >>> import fastgd
+    >>> fastgd.get_loss("huber", delta=0.5).param
+    0.5
+
+    See Also
+    --------
+    fastgd.get_activation
+    """
+    if isinstance(name, Loss) and not params:
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a name or a fastgd Loss; got {type(name).__name__}.")
+    v.choice(name, LOSS_NAMES, "loss")
+    pname, default, _ = _PARAMS.get(name, (None, 0.0, False))
+    unknown = set(params) - {pname}
+    if unknown:
+        allowed = f"only {pname!r}" if pname else "none"
+        raise TypeError(f"loss {name!r} got unexpected parameter(s) {sorted(unknown)}; it takes {allowed}.")
+    param = default
+    if pname is not None:
+        param = v.real_param(params.get(pname, default), pname, minimum=0.0, strict=True)
+    return Loss(name, param)
+
+
+LOSS_NAMES = ("mse", "mae", "huber", "log_loss", "logistic", "cross_entropy")
+
+mse = Loss("mse")
+mae = Loss("mae")
+huber = Loss("huber", 1.0)
+log_loss = Loss("log_loss")
+logistic = Loss("logistic")
+cross_entropy = Loss("cross_entropy")
