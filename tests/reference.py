@@ -73,8 +73,10 @@ def loss(name, p, t, param, dtype):
         val = -(t * np.log(pc) + (1 - t) * np.log(1 - pc))
         return val, (pc - t) / (pc * (1 - pc)), t / pc**2 + (1 - t) / (1 - pc) ** 2
     if name == "logistic":
-        s = sigmoid(p)
-        return softplus(p) - t * p, s - t, s * (1 - s)
+        # the cross-entropy form: both terms >= 0, so no cancellation for any t
+        # and s - t written as (1-t)*s - t*(1-s) with 1-s = sigmoid(-p)
+        s, sm = sigmoid(p), sigmoid(-p)
+        return t * softplus(-p) + (1 - t) * softplus(p), (1 - t) * s - t * sm, s * sm
     if name == "cross_entropy":
         pc = np.maximum(p, _eps(dtype))
         return -t * np.log(pc), -t / pc, t / pc**2
