@@ -89,8 +89,8 @@ def activation(name, z, param):
     if name == "identity":
         return z, np.where(np.isnan(z), z, 1), np.where(np.isnan(z), z, 0)
     if name == "sigmoid":
-        s = sigmoid(z)
-        return s, s * (1 - s), s * (1 - s) * (1 - 2 * s)
+        s, sm = sigmoid(z), sigmoid(-z)  # 1 - s without cancellation
+        return s, s * sm, s * sm * (sm - s)
     if name == "tanh":
         t = np.tanh(z)
         c = 1 / np.cosh(z) ** 2
@@ -102,7 +102,7 @@ def activation(name, z, param):
         return np.where(z > 0, z, a * z), np.where(np.isnan(z), z, np.where(z > 0, 1, a)), np.where(np.isnan(z), z, 0)
     if name == "softplus":
         s = sigmoid(z)
-        return softplus(z), s, s * (1 - s)
+        return softplus(z), s, s * sigmoid(-z)
     raise KeyError(name)
 
 
