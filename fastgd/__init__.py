@@ -5,8 +5,9 @@ Public modules: :mod:`fastgd.losses`, :mod:`fastgd.activations`,
 (``cache=True``); :func:`warmup` compiles the common ones ahead of time.
 """
 
-from . import _extending, _libm, activations, losses, special
+from . import _extending, _libm, activations, descent, losses, special
 from .activations import ACTIVATION_NAMES, Activation, get_activation
+from .descent import DescentResult, descend
 from .losses import LOSS_NAMES, Loss, get_loss
 
 __version__ = "0.1.0"
@@ -50,8 +51,11 @@ __all__ = [
     "ACTIVATION_NAMES",
     "LOSS_NAMES",
     "Activation",
+    "DescentResult",
     "Loss",
     "activations",
+    "descend",
+    "descent",
     "get_activation",
     "get_loss",
     "losses",

@@ -79,23 +79,30 @@ def _scalar(f, index):
 
 
 def _make_generic(index, part):
-    def generic(f, *args):
-        return _scalar(f, index)(*args, f.param)
+    # losses take (pred, target), activations (z)
+    def generic(f, a, b=None):
+        fn = _scalar(f, index)
+        return fn(a, f.param) if f.kind == "activation" else fn(a, b, f.param)
 
     generic.__name__ = part
     generic.__doc__ = f"Scalar {part} of the loss or activation ``f`` (usable in ``@njit`` code)."
 
-    def _typer(f, *args):
+    def _typer(f, a, b=None):
         if not isinstance(f, FormulaType) or index >= len(TABLES[f.kind][f.formula_name]):
             return None
         fn = TABLES[f.kind][f.formula_name][index]
+        if f.kind == "activation":
 
-        def impl(f, *args):
-            return fn(*args, f.param)
+            def impl(f, a, b=None):
+                return fn(a, f.param)
+
+        else:
+
+            def impl(f, a, b=None):
+                return fn(a, b, f.param)
 
         return impl
 
-    # no numba-IR inlining (it cannot take *args); LLVM inlines the formula anyway
     overload(generic)(_typer)
     overload_method(FormulaType, part)(_typer)
     return generic

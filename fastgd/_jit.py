@@ -22,7 +22,7 @@ FORMULA_FASTMATH = frozenset({"contract"})
 
 
 def jit_formula(fn):
-    """Compile a scalar formula (inlined by LLVM into every caller)."""
+    """Compile a scalar formula (LLVM inlines it into every caller)."""
     return numba.njit(cache=True, error_model="numpy", fastmath=set(FORMULA_FASTMATH), nogil=True)(fn)
 
 

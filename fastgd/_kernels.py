@@ -87,7 +87,7 @@ def loss_sum(f, p, t):
     for b in prange(nblocks):
         lo = b * SUM_BLOCK
         hi = min(n, lo + SUM_BLOCK)
-        s = 0.0
+        s = np.float64(0.0)  # float64 accumulator for float32 data too
         for i in range(lo, hi):
             s += fx.value(f, p[i], t[i * step])
         partial[b] = s

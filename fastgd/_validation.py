@@ -40,8 +40,8 @@ def float_array(x, name):
     )
 
 
-def float_pair(a, b, names):
-    """Two inputs as arrays of one float dtype and their broadcast shape.
+def float_arrays(a, b, names):
+    """Two inputs as arrays of one float dtype (no broadcasting).
 
     A Python scalar takes the other input's dtype (NumPy 2's weak scalars), so a
     float32 prediction with ``target=0.0`` stays float32.
@@ -53,6 +53,12 @@ def float_pair(a, b, names):
         dtype = xb.dtype
     else:
         dtype = np.result_type(xa.dtype, xb.dtype)
+    return xa.astype(dtype, copy=False), xb.astype(dtype, copy=False), dtype
+
+
+def float_pair(a, b, names):
+    """Two inputs as arrays of one float dtype, and their broadcast shape."""
+    xa, xb, dtype = float_arrays(a, b, names)
     try:
         shape = np.broadcast_shapes(xa.shape, xb.shape)
     except ValueError:
@@ -60,7 +66,7 @@ def float_pair(a, b, names):
             f"{names[0]} has shape {xa.shape} and {names[1]} has shape {xb.shape}; they do not broadcast "
             f"together. Give them equal shapes, or shapes that follow NumPy's broadcasting rules."
         ) from None
-    return xa.astype(dtype, copy=False), xb.astype(dtype, copy=False), shape, dtype
+    return xa, xb, shape, dtype
 
 
 def flat(x, shape, dtype):
@@ -124,3 +130,58 @@ def choice(value, valid, name):
     if value not in valid:
         raise ValueError(f"unknown {name} {value!r}; valid names are: {', '.join(sorted(valid))}.")
     return value
+
+
+def vector(x, name):
+    """A 1-D float array from a scalar or a 1-D array-like."""
+    arr = float_array(x, name)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or 1-D; got shape {arr.shape}. Pass {name}.ravel() for a flat grid.")
+    return arr.reshape(-1)
+
+
+def check_finite(arr, name):
+    """ValueError naming how many entries are NaN or infinite and where the first is."""
+    bad = ~np.isfinite(arr)
+    count = int(np.count_nonzero(bad))
+    if count:
+        first = int(np.argmax(bad.reshape(-1)))
+        raise ValueError(
+            f"{name} must be finite; {count} of {arr.size} entries are NaN or infinite, the first at index "
+            f"{first}. Remove or replace them."
+        )
+
+
+def nonnegative(arr, name):
+    """ValueError for negative or NaN entries (learning rates, tolerances)."""
+    bad = ~(arr >= 0)
+    count = int(np.count_nonzero(bad))
+    if count:
+        first = int(np.argmax(bad.reshape(-1)))
+        raise ValueError(
+            f"{name} must be >= 0 and not NaN; {count} of {arr.size} entries are not, the first at index {first} "
+            f"(value {arr.reshape(-1)[first]!r})."
+        )
+
+
+def integer(value, name, *, minimum):
+    """An int >= minimum (bools and floats are refused, 100.0 included)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {type(value).__name__} {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
+    return int(value)
+
+
+def available_memory():
+    """Bytes of memory available now (MemAvailable on Linux; total physical memory elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

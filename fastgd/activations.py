@@ -12,6 +12,7 @@ code on scalars: ``act.value(z)``, ``act.grad(z)``, ``act.hess(z)``.
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from . import _extending, _kernels
 from . import _validation as v
@@ -33,6 +34,7 @@ class Activation:
 
     name: str
     param: float = 0.0
+    kind: ClassVar[str] = "activation"
 
     def _map(self, part, z, out):
         x = v.float_array(z, "z")

@@ -16,6 +16,7 @@ Loss objects also work inside your own ``@numba.njit`` functions, on scalars:
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class Loss:
 
     name: str
     param: float = 0.0
+    kind: ClassVar[str] = "loss"
 
     @property
     def default_target(self):

@@ -118,3 +118,66 @@ def ulp_error(got, ref):
     r = rounded(ref, got.dtype)
     spacing = np.spacing(np.abs(r).astype(got.dtype)).astype(LD)
     return np.abs(got.astype(LD) - ref) / spacing
+
+
+# ------------------------------------------------------------- descent
+def descend(loss_name, act_name, w0, lr, steps, *, target=0.0, x=1.0, method="gd", momentum=0.9, tol=None,
+            bound=None, min_curv=1e-12, loss_param=0.0, act_param=0.0, record_every=0):
+    """Plain NumPy loop over the grid, one step at a time, every run checked every step.
+
+    Derivatives by the chain rule from the float64 references above.
+    """
+    w0 = np.asarray(w0, dtype=float).reshape(-1)
+    lr = np.asarray(lr, dtype=float).reshape(-1)
+    bound = np.finfo(float).max ** 0.25 if bound is None else bound
+    W = np.repeat(w0[:, None], lr.size, axis=1)
+    V = np.zeros_like(W)
+    LR = np.broadcast_to(lr, W.shape)
+    n = np.zeros(W.shape, dtype=np.int64)
+    status = np.zeros(W.shape, dtype=np.int8)  # 0 running, 1 converged, 2 diverged
+
+    def parts(w):
+        with np.errstate(all="ignore"):
+            u = w * x
+            a, ap, app = (np.asarray(q, dtype=float) for q in activation(act_name, u, act_param))
+            _, lp, lpp = (np.asarray(q, dtype=float) for q in loss(loss_name, a, target, loss_param, float))
+            return lp * ap * x, (lpp * ap * ap + lp * app) * x * x
+
+    def value(w):
+        with np.errstate(all="ignore"):
+            a = np.asarray(activation(act_name, w * x, act_param)[0], dtype=float)
+            return np.asarray(loss(loss_name, a, target, loss_param, float)[0], dtype=float)
+
+    hist_w, hist_l = [W.copy()], [value(W)]
+    for s in range(steps):
+        g, h = parts(W)
+        with np.errstate(all="ignore"):
+            if method == "newton":
+                d = np.where(h > min_curv, g / h, g)
+            elif method == "momentum":
+                d = momentum * V + g
+            else:
+                d = g
+            Wn = W - LR * d
+        live = status == 0
+        conv = live & (np.abs(g) <= tol) if tol is not None else np.zeros_like(live)
+        bad = live & ~conv & ~(np.abs(Wn) <= bound)
+        take = live & ~conv & ~bad
+        status[conv] = 1
+        status[bad] = 2
+        W = np.where(take, Wn, W)
+        V = np.where(take, d, V)
+        n += take
+        if record_every and (s + 1) % record_every == 0:
+            hist_w.append(W.copy())
+            hist_l.append(value(W))
+    g, _ = parts(W)
+    val = value(W)
+    overflow = (status != 2) & ~np.isfinite(val)
+    diverged_at = np.where(status == 2, n + 1, np.where(overflow, n, -1))
+    status[overflow] = 2
+    out = dict(w=W, grad=g, loss=val, n_steps=n, converged=status == 1, diverged=status == 2,
+               diverged_at=diverged_at)
+    if record_every:
+        out["history_w"], out["history_loss"] = np.array(hist_w), np.array(hist_l)
+    return out

@@ -36,6 +36,7 @@ def _domain(name, dtype, n=400_001):
     return x.astype(dtype)
 
 
+@pytest.mark.jit_numerics
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", list(MAX_ULP))
 def test_ulp_accuracy_over_the_domain(name, dtype):
@@ -50,6 +51,7 @@ def test_ulp_accuracy_over_the_domain(name, dtype):
     np.testing.assert_array_equal(got[~finite], ref.rounded(expect[~finite], dtype))
 
 
+@pytest.mark.jit_numerics
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_float32_exhaustive_sample_of_bit_patterns(dtype):
     if dtype == np.float64:
@@ -82,6 +84,7 @@ def test_against_mpmath_at_random_points():
         assert abs(gi - exact) <= np.spacing(abs(exact))
 
 
+@pytest.mark.jit_numerics
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_special_values(dtype):
     inf, nan = dtype(np.inf), dtype(np.nan)
@@ -128,6 +131,7 @@ def test_array_api():
         special.exp(np.zeros(3), out=np.empty(4))
 
 
+@pytest.mark.jit_numerics
 def test_callable_from_users_njit_code():
     @njit
     def f(x):

@@ -1,0 +1,219 @@
+"""Batched gradient descent on the one-weight model, over a grid w0 x lr.
+
+The model of the seed article: ``u = w*x``, ``a = act(u)``, ``loss = L(a, t)``;
+by the chain rule ``dloss/dw = L'(a, t) * act'(u) * x`` and
+``d2loss/dw2 = x^2 * (L''(a, t) * act'(u)^2 + L'(a, t) * act''(u))``.
+``x=None`` stands for x = 1 and ``act=None`` for the identity: numba prunes
+those multiplications at compile time (multiplying by 1 changes no bits).
+
+Layout: one prange over the rows (one w0 each), so every thread owns whole rows
+of the (M, K) outputs; inside a row the step loop is outside and the lr axis
+innermost, so a step is a vectorized sweep over K runs that stay in L1.
+
+Steps run in chunks.  Within a chunk every run is updated blindly (frozen runs
+have a zero learning rate) while the running min |g| and max |w| are tracked;
+after the chunk, a live run whose trackers show an event (|g| <= tol, |w| over
+the bound, NaN) is replayed from the chunk start one step at a time with full
+checks, so it stops at exactly the step it would have stopped at.  Every run is
+computed on its own, so results do not depend on the thread count or chunking.
+"""
+
+import numpy as np
+from numba import prange
+
+from . import _extending as fx
+from ._jit import jit_formula, jit_kernel
+
+RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+GD, MOMENTUM, NEWTON = 0, 1, 2
+CHUNK = 16  # steps between event checks
+
+
+@jit_formula
+def chain_value(loss, act, w, x, t):
+    u = w if x is None else w * x
+    a = u if act is None else fx.value(act, u)
+    return fx.value(loss, a, t)
+
+
+@jit_formula
+def chain_grad(loss, act, w, x, t):
+    u = w if x is None else w * x
+    if act is None:
+        g = fx.grad(loss, u, t)
+    else:
+        g = fx.grad(loss, fx.value(act, u), t) * fx.grad(act, u)
+    return g if x is None else g * x
+
+
+@jit_formula
+def chain_grad_hess(loss, act, w, x, t):
+    u = w if x is None else w * x
+    if act is None:
+        g = fx.grad(loss, u, t)
+        h = fx.hess(loss, u, t)
+    else:
+        a = fx.value(act, u)
+        lp = fx.grad(loss, a, t)
+        ap = fx.grad(act, u)
+        g = lp * ap
+        h = fx.hess(loss, a, t) * ap * ap + lp * fx.hess(act, u)
+    if x is None:
+        return g, h
+    return g * x, h * (x * x)
+
+
+@jit_formula
+def step(loss, act, method, w, vel, lr, x, t, momentum, min_curv):
+    """One update of one run: (gradient at w, new w, new velocity)."""
+    if method == NEWTON:
+        g, h = chain_grad_hess(loss, act, w, x, t)
+        # Newton where the curvature is safely positive, else a gd step
+        d = g / h if h > min_curv else g
+    else:
+        g = chain_grad(loss, act, w, x, t)
+        d = momentum * vel + g if method == MOMENTUM else g
+    return g, w - lr * d, d
+
+
+@jit_kernel
+def _replay(loss, act, method, w, vel, lr, x, t, momentum, min_curv, n, tol, bound):
+    """Run one live run ``n`` steps with full checks: (w, vel, steps taken, status)."""
+    for s in range(n):
+        g, wn, d = step(loss, act, method, w, vel, lr, x, t, momentum, min_curv)
+        if tol is not None and abs(g) <= tol:
+            return w, vel, s, CONVERGED
+        if not abs(wn) <= bound:
+            return w, vel, s, DIVERGED
+        w, vel = wn, d
+    return w, vel, n, RUNNING
+
+
+@jit_formula
+def _track(gmin, wmax, k, g, wn, tol):
+    if tol is not None:
+        gmin[k] = min(abs(g), gmin[k])
+    wmax[k] = max(abs(wn), wmax[k])  # a NaN wn makes wmax NaN
+
+
+@jit_kernel
+def _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wmax):
+    """``n`` unchecked steps of every run of a row; frozen runs have lr_eff = 0.
+
+    One loop per method, so the loop body has no branch on it and vectorizes.
+    """
+    K = wl.size
+    for s in range(n):
+        if method == GD:
+            for k in range(K):
+                g, wn, d = step(loss, act, GD, wl[k], vel[k], lr_eff[k], x, t, momentum, min_curv)
+                wl[k] = wn
+                _track(gmin, wmax, k, g, wn, tol)
+        elif method == MOMENTUM:
+            for k in range(K):
+                g, wn, d = step(loss, act, MOMENTUM, wl[k], vel[k], lr_eff[k], x, t, momentum, min_curv)
+                wl[k] = wn
+                vel[k] = d
+                _track(gmin, wmax, k, g, wn, tol)
+        else:
+            for k in range(K):
+                g, wn, d = step(loss, act, NEWTON, wl[k], vel[k], lr_eff[k], x, t, momentum, min_curv)
+                wl[k] = wn
+                _track(gmin, wmax, k, g, wn, tol)
+
+
+@jit_kernel
+def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
+    for k in range(w_live.size):
+        wk = w_live[k] if status[k] == RUNNING else w_frozen[k]
+        hist_w[r, i, k] = wk
+        hist_l[r, i, k] = chain_value(loss, act, wk, x, t)
+
+
+@jit_kernel
+def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
+                 wo, ni, si, hist_w, hist_l, i):
+    """All steps of row i: every lr with the initial weight w0."""
+    K = lr.size
+    dt = wo.dtype
+    # per-row scratch: allocated and filled with plain loops (an np.full here
+    # would become a nested parfor)
+    wl = np.empty(K, dtype=dt)  # weights of the live runs, updated blindly
+    vel = np.empty(K, dtype=dt)
+    lr_eff = np.empty(K, dtype=dt)
+    w_start = np.empty(K, dtype=dt)
+    v_start = np.empty(K, dtype=dt)
+    gmin = np.empty(K, dtype=dt)
+    wmax = np.empty(K, dtype=dt)
+    for k in range(K):
+        wl[k] = w0
+        wo[k] = w0
+        vel[k] = 0
+        lr_eff[k] = lr[k]
+        ni[k] = 0
+        si[k] = RUNNING
+    if record_every > 0:
+        _record(loss, act, wl, wo, si, x, t, hist_w, hist_l, 0, i)
+    done = 0
+    live = K
+    while done < steps and live > 0:
+        n = min(CHUNK, steps - done)
+        if record_every > 0:
+            n = min(n, record_every - done % record_every)
+        for k in range(K):
+            w_start[k] = wl[k]
+            v_start[k] = vel[k]
+            gmin[k] = np.inf
+            wmax[k] = 0
+        _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wmax)
+        for k in range(K):
+            if si[k] != RUNNING:
+                continue
+            event = not (wmax[k] <= bound) or wl[k] != wl[k]
+            if tol is not None:
+                event = event or gmin[k] <= tol
+            if event:
+                wk, vk, taken, st = _replay(loss, act, method, w_start[k], v_start[k], lr[k], x, t,
+                                            momentum, min_curv, n, tol, bound)
+                wl[k] = wk
+                vel[k] = vk
+                ni[k] += taken
+                if st != RUNNING:
+                    si[k] = st
+                    wo[k] = wk
+                    lr_eff[k] = 0
+                    live -= 1
+            else:
+                ni[k] += n
+        done += n
+        if record_every > 0 and done % record_every == 0:
+            _record(loss, act, wl, wo, si, x, t, hist_w, hist_l, done // record_every, i)
+    if record_every > 0:  # every run stopped early: the remaining records repeat the last
+        for r in range(done // record_every + 1, steps // record_every + 1):
+            _record(loss, act, wl, wo, si, x, t, hist_w, hist_l, r, i)
+    for k in range(K):
+        wo[k] = wl[k] if si[k] == RUNNING else wo[k]
+
+
+@jit_kernel(parallel=True)
+def descend_rows(
+    loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv,
+    row_lo, row_hi, record_every, w, grad, value, n_steps, status, diverged_at, hist_w, hist_l,
+):
+    """Run rows [row_lo, row_hi) of the grid; outputs are (M, K) arrays, one row per thread at a time."""
+    for i in prange(row_lo, row_hi):
+        wo = w[i]
+        ni = n_steps[i]
+        si = status[i]
+        _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
+                     wo, ni, si, hist_w, hist_l, i)
+        gi = grad[i]
+        vi = value[i]
+        di = diverged_at[i]
+        for k in range(lr.size):
+            gi[k] = chain_grad(loss, act, wo[k], x, t)
+            vi[k] = chain_value(loss, act, wo[k], x, t)
+            # a bounded weight whose loss is not finite has diverged too, at its last step
+            overflow = si[k] != DIVERGED and not (abs(vi[k]) < np.inf)
+            di[k] = ni[k] + 1 if si[k] == DIVERGED else (ni[k] if overflow else -1)
+            si[k] = DIVERGED if overflow else si[k]

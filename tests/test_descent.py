@@ -1,0 +1,219 @@
+import numba
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd import descend
+
+from . import reference as ref
+
+# grids with converging, oscillating and diverging runs
+W0 = np.array([-3.0, -0.5, 0.0, 0.7, 2.5])
+LR = np.array([0.0, 1e-3, 0.05, 0.3, 0.5, 0.9, 1.2, 3.0, 50.0])
+
+
+def _targets(loss):
+    return {"log_loss": 0.7, "logistic": 1.0, "cross_entropy": 1.0}.get(loss, 0.3)
+
+
+def _w0(loss, act):
+    # probabilities for the losses that need them when the activation does not provide one
+    if loss in ("log_loss", "cross_entropy") and act not in ("sigmoid",):
+        return np.array([0.05, 0.2, 0.5, 0.9])
+    return W0
+
+
+def _compare(res, exp, rtol=1e-12):
+    for name in ("n_steps", "converged", "diverged", "diverged_at"):
+        np.testing.assert_array_equal(getattr(res, name), exp[name], err_msg=name)
+    for name, atol in (("w", 1e-14), ("grad", 1e-12), ("loss", 1e-12)):
+        np.testing.assert_allclose(getattr(res, name), exp[name], rtol=rtol, atol=atol, err_msg=name)
+
+
+def _well_conditioned(run_ref, w0, lr):
+    """Runs whose reference result moves by <= 1e-12 when w0 and lr move by 1e-14.
+
+    Chaotic runs (a large step bouncing across a kink, a saturated tanh, the log
+    loss clip) amplify any 1-ulp difference -- FMA contraction, exp vs long double
+    exp -- so no two implementations agree on them; they are checked for
+    finiteness only.  An amplification <= 100 keeps 40 steps of ulp-level
+    differences under the 1e-12 tolerance.
+    """
+    base = run_ref(w0, lr)
+    ok = np.ones(base["w"].shape, dtype=bool)
+    for sw, sl in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        pert = run_ref(w0 + sw * 1e-14 * np.maximum(1, np.abs(w0)), lr * (1 + sl * 1e-14))
+        ok &= np.abs(pert["w"] - base["w"]) <= 1e-12 * np.maximum(1, np.abs(base["w"]))
+        ok &= (pert["n_steps"] == base["n_steps"]) & (pert["diverged"] == base["diverged"])
+    return base, ok
+
+
+@pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
+@pytest.mark.parametrize("act", fastgd.ACTIVATION_NAMES)
+@pytest.mark.parametrize("loss", fastgd.LOSS_NAMES)
+def test_matches_numpy_reference(loss, act, method):
+    w0, t = _w0(loss, act), _targets(loss)
+    x = 1.0 if loss in ("log_loss", "cross_entropy") else 1.5
+    lr = LR / 10 if method == "momentum" else LR
+    params = dict(loss_param=fastgd.get_loss(loss).param, act_param=fastgd.get_activation(act).param)
+
+    def run_ref(w, rates):
+        return ref.descend(loss, act, w, rates, 40, target=t, x=x, method=method, tol=1e-9, **params)
+
+    exp, ok = _well_conditioned(run_ref, w0, lr)
+    assert ok.mean() >= 0.6, "grid too chaotic to test"
+    res = descend(loss, w0, lr, steps=40, target=t, x=x, activation=act, method=method, tol=1e-9)
+    assert np.isfinite(res.w).all()
+    np.testing.assert_array_equal(res.n_steps[ok], exp["n_steps"][ok])
+    np.testing.assert_array_equal(res.converged[ok], exp["converged"][ok])
+    np.testing.assert_array_equal(res.diverged[ok], exp["diverged"][ok])
+    np.testing.assert_array_equal(res.diverged_at[ok], exp["diverged_at"][ok])
+    rtol = 1e-12 if method != "newton" else 1e-10
+    # grad and loss vanish at the optimum (2(wx - t)x cancels): compare them absolutely too
+    for name, atol in (("w", 1e-14), ("grad", 1e-12), ("loss", 1e-12)):
+        np.testing.assert_allclose(getattr(res, name)[ok], exp[name][ok], rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
+def test_history_matches_reference(method):
+    res = descend("mse", W0, LR, steps=45, method=method, target=0.3, record_every=4, tol=1e-12)
+    exp = ref.descend("mse", "identity", W0, LR, 45, method=method, target=0.3, record_every=4, tol=1e-12)
+    assert res.history_w.shape == (45 // 4 + 1, W0.size, LR.size)
+    rtol = 1e-12 if method != "newton" else 1e-10
+    np.testing.assert_allclose(res.history_w, exp["history_w"], rtol=rtol, atol=1e-14)
+    np.testing.assert_allclose(res.history_loss, exp["history_loss"], rtol=rtol, atol=1e-12)
+    np.testing.assert_array_equal(res.history_w[0], np.repeat(W0[:, None], LR.size, 1))
+
+
+def test_without_tol_never_converges_and_counts_every_step():
+    res = descend("mse", W0, [0.1, 0.2], steps=37)
+    assert not res.converged.any()
+    np.testing.assert_array_equal(res.n_steps, 37)
+    _compare(res, ref.descend("mse", "identity", W0, [0.1, 0.2], 37))
+
+
+def test_mse_learning_rates_too_small_good_and_too_large():
+    # the seed: w' = w - lr * 2w, so |1 - 2 lr| decides: lr < 0.5 slow and monotone, > 1 diverges
+    lr = np.array([0.01, 0.25, 0.45, 0.75, 1.5])  # |1 - 2*1.5| = 2: past the bound in ~260 steps
+    res = descend("mse", [4.0], lr, steps=400, record_every=1)
+    loss = res.history_loss[:, 0, :]
+    assert (np.diff(loss[:, :3], axis=0) <= 0).all()  # lr < 0.5: monotone decrease
+    assert np.abs(res.w[0, 2]) < np.abs(res.w[0, 0])  # small lr is slower
+    w = res.history_w[:, 0, 3]
+    assert (np.sign(w[1:20]) != np.sign(w[:19])).all()  # 0.5 < lr < 1: oscillates around 0
+    assert res.diverged[0, 4] and not res.diverged[0, :4].any()
+
+
+def test_newton_on_mse_converges_in_one_step():
+    res = descend("mse", np.linspace(-10, 10, 7), 1.0, steps=5, target=0.3, method="newton", tol=1e-12)
+    assert res.converged.all()
+    np.testing.assert_array_equal(res.n_steps, 1)
+    np.testing.assert_allclose(res.w, 0.3, rtol=1e-14)
+
+
+def test_newton_falls_back_to_gd_where_curvature_is_not_positive():
+    # MAE has hess 0: every Newton step is a gd step
+    a = descend("mae", W0, LR, steps=20, method="newton")
+    b = descend("mae", W0, LR, steps=20, method="gd")
+    np.testing.assert_array_equal(a.w, b.w)
+
+
+def test_sigmoid_chain_gradient_is_bounded_by_a_quarter():
+    x, t = 1.7, 0.2
+    res = descend("mse", np.linspace(-6, 6, 41), [0.0], steps=0, target=t, x=x, activation="sigmoid")
+    a = fastgd.activations.sigmoid.value(res.w0 * x)
+    lp = fastgd.losses.mse.grad(a, t)
+    assert (np.abs(res.grad[:, 0]) <= 0.25 * np.abs(x * lp) + 1e-300).all()
+    np.testing.assert_allclose(res.grad[:, 0], lp * fastgd.activations.sigmoid.grad(res.w0 * x) * x, rtol=1e-14)
+
+
+def test_divergence_is_flagged_not_raised_and_spoils_nothing():
+    lr = np.array([1e-7, 1e6, 2e-7])  # stable below 1 / (2 x^2) = 5e-7
+    res = descend("mse", [1.0, 2.0], lr, steps=50, x=1e3, tol=1e-8)
+    assert res.diverged[:, 1].all() and not res.diverged[:, [0, 2]].any()
+    alone = descend("mse", [1.0, 2.0], lr[[0, 2]], steps=50, x=1e3, tol=1e-8)
+    np.testing.assert_array_equal(res.w[:, [0, 2]], alone.w)
+    # |w| grows 2e12-fold per step and passes the 1.3e77 bound at step 7
+    assert np.isfinite(res.w).all() and (res.diverged_at[:, 1] == 7).all()
+    _compare(res, ref.descend("mse", "identity", [1.0, 2.0], lr, 50, x=1e3, tol=1e-8))
+
+
+def test_thread_count_and_chunking_do_not_change_results():
+    w0, lr = np.linspace(-4, 4, 37), np.geomspace(1e-3, 1.5, 53)
+    kw = dict(steps=120, activation="sigmoid", target=0.2, x=1.3, tol=1e-10)
+    many = descend("mse", w0, lr, **kw)
+    numba.set_num_threads(1)
+    try:
+        one = descend("mse", w0, lr, **kw)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    chunked = descend("mse", w0, lr, progress=True, **kw)
+    for r in (one, chunked):
+        for name in ("w", "loss", "grad", "n_steps", "converged", "diverged"):
+            np.testing.assert_array_equal(getattr(r, name), getattr(many, name), err_msg=name)
+
+
+def test_float32_stays_float32_and_agrees_with_float64():
+    w0, lr = np.linspace(-2, 2, 9), np.array([0.05, 0.2])
+    r32 = descend("logistic", w0.astype(np.float32), lr.astype(np.float32), steps=30, target=1.0)
+    r64 = descend("logistic", w0, lr, steps=30, target=1.0)
+    assert r32.w.dtype == np.float32 and r32.loss.dtype == np.float32
+    np.testing.assert_allclose(r32.w, r64.w, rtol=1e-5)
+    assert descend("mse", np.float32(1.0), 0.1, steps=3).w.dtype == np.float32  # Python lr is weak
+
+
+def test_result_helpers():
+    res = descend("mse", [-1.0, 2.0], [0.1, 0.4, 1.5], steps=200, tol=1e-9)
+    best = res.best()
+    assert best["lr"] == 0.4 and best["loss"] == res.loss.min()
+    assert res.w.shape == (2, 3) and res.w0.shape == (2,) and res.lr.shape == (3,)
+    pytest.importorskip("pandas")
+    df = res.to_pandas()
+    assert len(df) == 6 and list(df.columns[:3]) == ["w0", "lr", "w"]
+    assert (df["w0"].to_numpy() == np.repeat([-1.0, 2.0], 3)).all()
+
+
+def test_best_is_none_when_everything_diverged_and_scalars_give_one_run():
+    res = descend("mse", 1.0, 1e9, steps=20, x=1e3)
+    assert res.diverged.all() and res.best() is None and res.w.shape == (1, 1)
+
+
+def test_empty_grids_and_zero_steps():
+    assert descend("mse", [], [0.1], steps=10).w.shape == (0, 1)
+    assert descend("mse", [1.0], [], steps=10).w.shape == (1, 0)
+    res = descend("mse", [1.0], [0.1], steps=0)
+    assert res.w[0, 0] == 1.0 and res.n_steps[0, 0] == 0
+
+
+def test_history_memory_limit():
+    with pytest.raises(ValueError, match=r"the history needs .* MiB \(1001 records x 100 x 100 runs x 2 arrays\)"):
+        descend("mse", np.zeros(100), np.ones(100), steps=1000, record_every=1, max_history_bytes=10**6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=-1), "steps must be an integer >= 0"),
+        (dict(steps=10.0), "steps must be an integer >= 0; got float"),
+        (dict(steps=10, lr=[0.1, -0.1]), r"lr must be >= 0 and not NaN; 1 of 2 .* index 1"),
+        (dict(steps=10, lr=[np.nan]), "lr must be >= 0 and not NaN"),
+        (dict(steps=10, lr=[np.inf]), "lr must be finite"),
+        (dict(steps=10, w0=[1.0, np.inf]), r"w0 must be finite; 1 of 2 .* index 1"),
+        (dict(steps=10, x=np.nan), "x must be finite"),
+        (dict(steps=10, tol=-1.0), "tol must be finite and >= 0"),
+        (dict(steps=10, method="adam"), "unknown method 'adam'; valid names are: gd, momentum, newton"),
+        (dict(steps=10, loss="l3"), "unknown loss 'l3'"),
+        (dict(steps=10, activation="gelu"), "unknown activation 'gelu'"),
+        (dict(steps=10, momentum=1.0), r"momentum must be in \[0, 1\)"),
+        (dict(steps=10, record_every=-2), "record_every must be an integer >= 0"),
+        (dict(steps=10, w0=np.zeros((2, 2))), r"w0 must be a scalar or 1-D; got shape \(2, 2\)"),
+        (dict(steps=10, loss="logistic", target=2.0), r"target must be in \[0, 1\] for logistic"),
+        (dict(steps=10, w0=["a"]), "w0 must be real numbers"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    args = dict(loss="mse", w0=[1.0], lr=[0.1])
+    args.update(kwargs)
+    loss, w0, lr = args.pop("loss"), args.pop("w0"), args.pop("lr")
+    with pytest.raises((ValueError, TypeError), match=match):
+        descend(loss, w0, lr, **args)
