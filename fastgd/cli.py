@@ -1,12 +1,16 @@
 """The command line: ``python -m fastgd`` prints the tour below.
 
 For now it prints every loss and activation with its derivatives at a few
-points; the ``fit``/``sweep``/``bench``/``plot`` commands come with the CLI work.
+points, then runs a small learning-rate sweep; the ``fit``/``sweep``/``bench``/
+``plot`` commands come with the CLI work.
 """
+
+import time
 
 import numpy as np
 
 from .activations import ACTIVATION_NAMES, get_activation
+from .descent import descend
 from .losses import LOSS_NAMES, get_loss
 
 # (pred, target) points per loss, inside each loss's domain
@@ -49,8 +53,34 @@ def formula_table():
     return "\n".join(lines)
 
 
+def sweep_summary(n_w0=201, n_lr=200, steps=200):
+    """A learning-rate sweep of the seed's model (MSE through a sigmoid), as text."""
+    w0 = np.linspace(-6.0, 6.0, n_w0)
+    lr = np.geomspace(1e-3, 1e3, n_lr)
+    start = time.perf_counter()
+    res = descend("mse", w0, lr, steps=steps, target=0.2, x=1.5, activation="sigmoid", tol=1e-8)
+    seconds = time.perf_counter() - start
+    lines = [
+        f"Gradient descent on MSE(sigmoid(1.5 w), 0.2): {n_w0} initial weights x {n_lr} learning rates "
+        f"in [1e-3, 1e3], up to {steps} steps, tol 1e-8",
+        f"{res.w.size} runs in {seconds:.3f} s: {res.converged.mean():.1%} converged, "
+        f"{res.diverged.mean():.1%} diverged, the rest still moving (too small a step, or oscillating)",
+        "",
+        f"{'lr':>10} {'converged':>10} {'median steps':>13} {'median loss':>12}",
+    ]
+    for k in np.linspace(0, n_lr - 1, 9).astype(int):
+        conv = res.converged[:, k]
+        median = f"{np.median(res.n_steps[conv, k]):.0f}" if conv.any() else "-"
+        lines.append(f"{lr[k]:>10.3g} {conv.mean():>10.1%} {median:>13} {np.median(res.loss[:, k]):>12.3g}")
+    lines.append("(a huge step lands in the sigmoid's flat tails, where |grad| < tol: the vanishing gradient)")
+    best = res.best()
+    lines += ["", f"best run: w0={best['w0']:.3g}, lr={best['lr']:.3g}, loss {best['loss']:.3g} "
+              f"after {best['n_steps']} steps"]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     """Entry point; returns the exit status."""
-    np.set_printoptions(precision=4)
     print(formula_table())
+    print(sweep_summary())
     return 0

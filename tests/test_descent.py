@@ -217,3 +217,10 @@ def test_bad_input(kwargs, match):
     loss, w0, lr = args.pop("loss"), args.pop("w0"), args.pop("lr")
     with pytest.raises((ValueError, TypeError), match=match):
         descend(loss, w0, lr, **args)
+
+
+@pytest.mark.parametrize("act", ["identity", "sigmoid"])
+def test_agrees_with_the_numpy_baseline_the_benchmarks_use(act):
+    w0, lr = np.linspace(-3, 3, 11), np.geomspace(1e-3, 0.4, 7)
+    res = descend("mse", w0, lr, steps=50, activation=act, x=1.2, target=0.2)
+    np.testing.assert_allclose(res.w, ref.np_sweep(act, w0, lr, 50, x=1.2, target=0.2), rtol=1e-12)

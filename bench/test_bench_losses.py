@@ -1,0 +1,65 @@
+"""Elementwise losses: fused value+grad, fastgd vs NumPy (and JAX), 10^3 .. 10^7 elements."""
+
+import numpy as np
+import pytest
+from conftest import HAVE_JAX, impls
+
+import fastgd
+
+SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
+CASES = ["logistic_vg", "sigmoid_vg", "mse_vg"]
+
+
+def _data(n, dtype):
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 4, n).astype(dtype)
+    return z, (z > 0.3).astype(dtype)
+
+
+def _fastgd(case):
+    if case == "logistic_vg":
+        return lambda z, y: fastgd.losses.logistic.value_and_grad(z, y)
+    if case == "mse_vg":
+        return lambda z, y: fastgd.losses.mse.value_and_grad(z, y)
+    sig = fastgd.activations.sigmoid
+    return lambda z, y: (sig.value(z), sig.grad(z))
+
+
+def _jax(case):
+    import jax
+    import jax.numpy as jnp
+
+    if case == "logistic_vg":
+        f = jax.jit(lambda z, y: (jnp.logaddexp(0, z) - y * z, jax.nn.sigmoid(z) - y))
+    elif case == "mse_vg":
+        f = jax.jit(lambda z, y: ((z - y) ** 2, 2 * (z - y)))
+    else:
+        f = jax.jit(lambda z, y: (jax.nn.sigmoid(z), jax.nn.sigmoid(z) * (1 - jax.nn.sigmoid(z))))
+    return lambda z, y: jax.block_until_ready(f(z, y))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", SIZES, ids=lambda n: f"1e{int(np.log10(n))}")
+@pytest.mark.parametrize("impl", impls())
+@pytest.mark.parametrize("case", CASES)
+def test_loss_kernels(benchmark, baselines, case, impl, n, dtype):
+    z, y = _data(n, dtype)
+    if impl == "numpy":
+        base = baselines[case]
+        fn = (lambda z, y: base(z)) if case == "sigmoid_vg" else base
+    elif impl == "fastgd":
+        fn = _fastgd(case)
+    else:
+        import jax.numpy as jnp
+
+        fn, z, y = _jax(case), jnp.asarray(z), jnp.asarray(y)
+    fn(z, y)  # warm-up: compile (or load the cache) outside the timing
+    benchmark.group = f"{case} n={n:.0e} {dtype}"
+    benchmark.extra_info.update(case=case, impl=impl, n=n, dtype=dtype)
+    out = benchmark(fn, z, y)
+    assert np.isfinite(np.asarray(out[1])).all()
+
+
+def test_jax_present_when_expected():
+    # documents which peers this run compared against (bench extra installs jax)
+    assert isinstance(HAVE_JAX, bool)

@@ -1,0 +1,38 @@
+"""Cold start: a fresh process that imports the library and evaluates one loss and its gradient.
+
+The kernel cache is warm (the warm-up run fills it), as for any user after the
+first run.  JAX's equivalent: import, jit, first call.
+"""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import HAVE_JAX
+
+SCRIPTS = {
+    "fastgd": (
+        "import numpy as np, fastgd\n"
+        "x = np.linspace(-1, 1, 1000)\n"
+        "fastgd.losses.logistic.value_and_grad(x, 1.0)\n"
+    ),
+    "jax": (
+        "import jax, jax.numpy as jnp\n"
+        "jax.config.update('jax_enable_x64', True)\n"
+        "f = jax.jit(lambda z: (jnp.logaddexp(0, z) - z, jax.nn.sigmoid(z) - 1.0))\n"
+        "jax.block_until_ready(f(jnp.linspace(-1, 1, 1000)))\n"
+    ),
+    "numpy": "import numpy as np\nx = np.linspace(-1, 1, 1000)\nnp.logaddexp(0, x) - x\n",
+}
+
+
+def _run(script):
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.parametrize("impl", ["numpy", "fastgd"] + (["jax"] if HAVE_JAX else []))
+def test_cold_start(benchmark, impl):
+    _run(SCRIPTS[impl])  # fills numba's on-disk cache
+    benchmark.group = "cold start"
+    benchmark.extra_info.update(case="cold_start", impl=impl, n=1, dtype="float64")
+    benchmark.pedantic(_run, args=(SCRIPTS[impl],), rounds=5, iterations=1)

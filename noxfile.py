@@ -1,0 +1,54 @@
+"""nox sessions: tests, cov, lint, bench, docs (see README)."""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+
+
+@nox.session
+def tests(session):
+    """The README's test command."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def cov(session):
+    """The suite with the JIT off, so coverage sees every kernel line.
+
+    Pure-Python arithmetic has no FMA contraction and NumPy scalars warn where
+    compiled code does not, so the bit-level tests (marker jit_numerics) are
+    deselected and RuntimeWarnings are not errors here.
+    """
+    session.install(".[test]", "coverage")
+    session.run(
+        "coverage", "run", "--source=fastgd", "-m", "pytest", "tests", "-m", "not jit_numerics",
+        "-W", "ignore::RuntimeWarning", *session.posargs, env={"NUMBA_DISABLE_JIT": "1"},
+    )
+    session.run("coverage", "report", "--show-missing")
+
+
+@nox.session
+def lint(session):
+    """ruff on everything."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "--diff", ".", success_codes=[0, 1])
+
+
+@nox.session
+def bench(session):
+    """Timed benchmarks against NumPy (and JAX), then the Markdown table."""
+    session.install(".[bench]")
+    session.run(
+        "python", "-m", "pytest", "bench", "--benchmark-enable", "--benchmark-json=bench/results/latest.json",
+        *session.posargs,
+    )
+    session.run("python", "bench/report.py", "bench/results/latest.json", "docs/benchmarks.md")
+
+
+@nox.session
+def docs(session):
+    """Every example in docs/ and the README runs."""
+    session.install(".[test]")
+    session.run("python", "-m", "pytest", "docs", "README.md", "-p", "no:cacheprovider")
