@@ -24,9 +24,10 @@ from numba import prange
 from . import _extending as fx
 from ._jit import jit_formula, jit_kernel
 
-RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+# status codes; OVERFLOW: bounded weight whose loss is not finite (diverged at its last step)
+RUNNING, CONVERGED, DIVERGED, OVERFLOW = 0, 1, 2, 3
 GD, MOMENTUM, NEWTON = 0, 1, 2
-CHUNK = 16  # steps between event checks
+CHUNK = 32  # steps between event checks
 
 
 @jit_formula
@@ -132,19 +133,16 @@ def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
 
 @jit_kernel
 def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
-                 wo, ni, si, hist_w, hist_l, i):
+                 wo, ni, si, hist_w, hist_l, i, scratch, flag):
     """All steps of row i: every lr with the initial weight w0."""
     K = lr.size
-    dt = wo.dtype
-    # per-row scratch: allocated and filled with plain loops (an np.full here
-    # would become a nested parfor)
-    wl = np.empty(K, dtype=dt)  # weights of the live runs, updated blindly
-    vel = np.empty(K, dtype=dt)
-    lr_eff = np.empty(K, dtype=dt)
-    w_start = np.empty(K, dtype=dt)
-    v_start = np.empty(K, dtype=dt)
-    gmin = np.empty(K, dtype=dt)
-    wmax = np.empty(K, dtype=dt)
+    wl = scratch[0]  # weights of the live runs, updated blindly
+    vel = scratch[1]
+    lr_eff = scratch[2]
+    w_start = scratch[3]
+    v_start = scratch[4]
+    gmin = scratch[5]
+    wmax = scratch[6]
     for k in range(K):
         wl[k] = w0
         wo[k] = w0
@@ -166,25 +164,29 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
             gmin[k] = np.inf
             wmax[k] = 0
         _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wmax)
+        # branch-free pass: flag live runs with an event, count the others' steps
+        events = 0
         for k in range(K):
-            if si[k] != RUNNING:
-                continue
-            event = not (wmax[k] <= bound) or wl[k] != wl[k]
+            bad = not (wmax[k] <= bound) or wl[k] != wl[k]
             if tol is not None:
-                event = event or gmin[k] <= tol
-            if event:
-                wk, vk, taken, st = _replay(loss, act, method, w_start[k], v_start[k], lr[k], x, t,
-                                            momentum, min_curv, n, tol, bound)
-                wl[k] = wk
-                vel[k] = vk
-                ni[k] += taken
-                if st != RUNNING:
-                    si[k] = st
-                    wo[k] = wk
-                    lr_eff[k] = 0
-                    live -= 1
-            else:
-                ni[k] += n
+                bad = bad or gmin[k] <= tol
+            ev = si[k] == RUNNING and bad
+            ni[k] += n if (si[k] == RUNNING and not bad) else 0
+            flag[k] = ev
+            events += 1 if ev else 0
+        if events:  # replay the flagged runs one checked step at a time
+            for k in range(K):
+                if flag[k]:
+                    wk, vk, taken, st = _replay(loss, act, method, w_start[k], v_start[k], lr[k], x, t,
+                                                momentum, min_curv, n, tol, bound)
+                    wl[k] = wk
+                    vel[k] = vk
+                    ni[k] += taken
+                    if st != RUNNING:
+                        si[k] = st
+                        wo[k] = wk
+                        lr_eff[k] = 0
+                        live -= 1
         done += n
         if record_every > 0 and done % record_every == 0:
             _record(loss, act, wl, wo, si, x, t, hist_w, hist_l, done // record_every, i)
@@ -198,22 +200,32 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
 @jit_kernel(parallel=True)
 def descend_rows(
     loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv,
-    row_lo, row_hi, record_every, w, grad, value, n_steps, status, diverged_at, hist_w, hist_l,
+    row_lo, row_hi, nblocks, record_every, w, value, n_steps, status, hist_w, hist_l,
 ):
-    """Run rows [row_lo, row_hi) of the grid; outputs are (M, K) arrays, one row per thread at a time."""
-    for i in prange(row_lo, row_hi):
-        wo = w[i]
-        ni = n_steps[i]
-        si = status[i]
-        _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
-                     wo, ni, si, hist_w, hist_l, i)
-        gi = grad[i]
-        vi = value[i]
-        di = diverged_at[i]
-        for k in range(lr.size):
-            gi[k] = chain_grad(loss, act, wo[k], x, t)
-            vi[k] = chain_value(loss, act, wo[k], x, t)
-            # a bounded weight whose loss is not finite has diverged too, at its last step
-            overflow = si[k] != DIVERGED and not (abs(vi[k]) < np.inf)
-            di[k] = ni[k] + 1 if si[k] == DIVERGED else (ni[k] if overflow else -1)
-            si[k] = DIVERGED if overflow else si[k]
+    """Run rows [row_lo, row_hi) of the grid; outputs are (M, K) arrays.
+
+    Rows go to threads in ``nblocks`` blocks, each block with its own scratch rows.
+    """
+    K = lr.size
+    rows = row_hi - row_lo
+    for b in prange(nblocks):
+        scratch = np.empty((7, K), dtype=w.dtype)
+        flag = np.empty(K, dtype=np.bool_)
+        for i in range(row_lo + b * rows // nblocks, row_lo + (b + 1) * rows // nblocks):
+            wo = w[i]
+            si = status[i]
+            _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv,
+                         record_every, wo, n_steps[i], si, hist_w, hist_l, i, scratch, flag)
+            vi = value[i]
+            for k in range(K):
+                vi[k] = chain_value(loss, act, wo[k], x, t)
+                # a bounded weight whose loss is not finite has diverged too
+                overflow = si[k] != DIVERGED and not (abs(vi[k]) < np.inf)
+                si[k] = OVERFLOW if overflow else si[k]
+
+
+@jit_kernel(parallel=True)
+def chain_grad_map(loss, act, w, x, t, out):
+    """out[i] = dloss/dw at w[i] (the final gradients, computed on demand)."""
+    for i in prange(w.size):
+        out[i] = chain_grad(loss, act, w[i], x, t)

@@ -6,14 +6,16 @@ The one-weight model of the seed article: ``u = w*x``, ``a = act(u)``,
 every (w0, lr) pair of the grid in one parallel, vectorized kernel.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
+import numba
 import numpy as np
 
 from . import _kernels_descent as kd
 from . import _validation as v
-from .activations import get_activation
-from .losses import get_loss
+from .activations import Activation, get_activation
+from .losses import Loss, get_loss
 
 METHODS = {"gd": kd.GD, "momentum": kd.MOMENTUM, "newton": kd.NEWTON}
 # rows per kernel call when a progress bar is shown
@@ -26,31 +28,66 @@ class DescentResult:
 
     Attributes
     ----------
-    w, loss, grad : ndarray
-        Final weight, loss and dloss/dw.  A diverged run keeps its last bounded weight.
+    w, loss : ndarray
+        Final weight and loss.  A diverged run keeps its last bounded weight.
+    grad : ndarray
+        Final dloss/dw (computed on first access).
     n_steps : ndarray of int64
         Updates taken (a converged run stops counting when ``|grad| <= tol``).
     converged, diverged : ndarray of bool
     diverged_at : ndarray of int64
-        The step (1-based) whose update left the bound or became NaN/inf, -1 if none.
+        The step (1-based) whose update left the bound or became NaN/inf, or the last
+        step for a bounded weight whose loss is not finite; -1 if the run did not diverge.
+    status : ndarray of int8
+        0 running, 1 converged, 2 diverged (bound or NaN), 3 diverged (loss not finite).
     w0, lr : ndarray
         The grid: ``w0`` (M,) along rows, ``lr`` (K,) along columns.
     history_w, history_loss : ndarray or None
         ``(steps // record_every + 1, M, K)`` snapshots, the first at step 0.
+    loss_fn, activation, x, target, method :
+        The problem, as validated.
     """
 
     w: np.ndarray
     loss: np.ndarray
-    grad: np.ndarray
     n_steps: np.ndarray
-    converged: np.ndarray
-    diverged: np.ndarray
-    diverged_at: np.ndarray
+    status: np.ndarray
     w0: np.ndarray
     lr: np.ndarray
+    loss_fn: Loss
+    activation: Activation
+    x: float
+    target: float
+    method: str
     history_w: np.ndarray | None = None
     history_loss: np.ndarray | None = None
     record_every: int = 0
+    _x_arg: object = field(default=None, repr=False)
+
+    @cached_property
+    def grad(self):
+        """Final dloss/dw of every run."""
+        out = np.empty_like(self.w)
+        act = None if self.activation.name == "identity" else self.activation
+        t = self.w.dtype.type(self.target)
+        kd.chain_grad_map(self.loss_fn, act, self.w.reshape(-1), self._x_arg, t, out.reshape(-1))
+        return out
+
+    @cached_property
+    def converged(self):
+        """True where ``|grad| <= tol`` stopped the run."""
+        return self.status == kd.CONVERGED
+
+    @cached_property
+    def diverged(self):
+        """True where the run left the bound, became NaN/inf or its loss did."""
+        return self.status >= kd.DIVERGED
+
+    @cached_property
+    def diverged_at(self):
+        """Step at which each run diverged, -1 if it did not."""
+        return np.where(self.status == kd.DIVERGED, self.n_steps + 1,
+                        np.where(self.status == kd.OVERFLOW, self.n_steps, -1))
 
     def best(self):
         """The run with the lowest final loss among those that did not diverge.
@@ -198,10 +235,9 @@ def descend(
     else:
         hist_w = hist_l = np.empty((1, 1, 1), dtype)
 
-    out = {name: np.empty(shape, dtype) for name in ("w", "grad", "loss")}
+    w, value = np.empty(shape, dtype), np.empty(shape, dtype)
     n_steps = np.empty(shape, np.int64)
     status = np.empty(shape, np.int8)
-    diverged_at = np.empty(shape, np.int64)
     c = dtype.type
 
     # x == 1 and the identity are passed as None: compiled out (exactly the same bits)
@@ -211,8 +247,8 @@ def descend(
     def run(lo, hi):
         kd.descend_rows(
             loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, None if tol is None else c(tol), c(bound),
-            c(momentum), c(min_curv), lo, hi, record_every, out["w"], out["grad"], out["loss"],
-            n_steps, status, diverged_at, hist_w, hist_l,
+            c(momentum), c(min_curv), lo, hi, min(hi - lo, 8 * numba.get_num_threads()), record_every,
+            w, value, n_steps, status, hist_w, hist_l,
         )
 
     if K:
@@ -221,10 +257,9 @@ def descend(
         else:
             run(0, M)
     return DescentResult(
-        w=out["w"], loss=out["loss"], grad=out["grad"], n_steps=n_steps,
-        converged=status == kd.CONVERGED, diverged=status == kd.DIVERGED, diverged_at=diverged_at,
-        w0=w0_arr, lr=lr_arr, history_w=hist_w if record_every else None,
-        history_loss=hist_l if record_every else None, record_every=record_every,
+        w=w, loss=value, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
+        activation=act, x=x, target=target, method=method, history_w=hist_w if record_every else None,
+        history_loss=hist_l if record_every else None, record_every=record_every, _x_arg=x_arg,
     )
 
 
