@@ -17,7 +17,6 @@ def _grid(dtype):
 
 def _jax_sweep(act):
     import jax
-    import jax.numpy as jnp
     from jax import lax
 
     @jax.jit
@@ -40,16 +39,21 @@ def _jax_sweep(act):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("impl", impls())
+@pytest.mark.parametrize("impl", impls() + ["fastgd_progress"])
 @pytest.mark.parametrize("act", ["identity", "sigmoid"])
 def test_descent_sweep(benchmark, baselines, act, impl, dtype):
     w0, lr = _grid(dtype)
     if impl == "numpy":
         def fn(w0, lr):
             return baselines["sweep"](act, w0, lr, STEPS, x=X, target=TARGET)
-    elif impl == "fastgd":
+    elif impl in ("fastgd", "fastgd_progress"):
+        progress = impl == "fastgd_progress"  # the tqdm bar's cost (tqdm is in the bench extra)
+        if progress:
+            pytest.importorskip("tqdm")
+
         def fn(w0, lr):
-            return fastgd.descend("mse", w0, lr, steps=STEPS, x=X, target=TARGET, activation=act).w
+            return fastgd.descend("mse", w0, lr, steps=STEPS, x=X, target=TARGET, activation=act,
+                                  progress=progress).w
     else:
         import jax.numpy as jnp
 

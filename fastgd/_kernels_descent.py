@@ -104,7 +104,7 @@ def _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n
     One loop per method, so the loop body has no branch on it and vectorizes.
     """
     K = wl.size
-    for s in range(n):
+    for _ in range(n):
         if method == GD:
             for k in range(K):
                 g, wn, d = step(loss, act, GD, wl[k], vel[k], lr_eff[k], x, t, momentum, min_curv)

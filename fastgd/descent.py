@@ -244,9 +244,11 @@ def descend(
     x_arg = None if x == 1.0 else c(x)
     act_arg = None if act.name == "identity" else act
 
+    tol_arg = None if tol is None else c(tol)  # None compiles the convergence check out
+
     def run(lo, hi):
         kd.descend_rows(
-            loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, None if tol is None else c(tol), c(bound),
+            loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, tol_arg, c(bound),
             c(momentum), c(min_curv), lo, hi, min(hi - lo, 8 * numba.get_num_threads()), record_every,
             w, value, n_steps, status, hist_w, hist_l,
         )

@@ -91,8 +91,9 @@ def test_cost_is_mean_or_sum_of_losses(name, dtype):
     p, t, values = p[finite], t[finite], values[finite]
     mean = loss.cost(p, t)
     assert mean.dtype == dtype
-    np.testing.assert_allclose(mean, np.mean(values), rtol=1e-12 if dtype == np.float64 else 1e-6)
-    np.testing.assert_allclose(loss.cost(p, t, reduction="sum"), np.sum(values), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(mean, np.mean(values), rtol=rtol)
+    np.testing.assert_allclose(loss.cost(p, t, reduction="sum"), np.sum(values), rtol=rtol)
 
 
 def test_cost_does_not_depend_on_thread_count():
