@@ -47,14 +47,15 @@ def main(src, dst):
         "noisy; ratios from one run are what count.",
         "",
         "`fastgd` is the plain call; `out=` the same with preallocated outputs (no page faults on",
-        "fresh memory); `progress` is `descend(..., progress=True)` with its tqdm bar.",
+        "fresh memory; for cold start: without SciPy installed, as after `pip install fastgd`);",
+        "`progress` is `descend(..., progress=True)` with its tqdm bar.",
         "",
         "| case | n | dtype | NumPy | fastgd | JAX | vs NumPy | vs JAX | out= vs NumPy | progress cost |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (case, n, dtype), t in sorted(rows.items()):
         f, npy, jx = t.get("fastgd"), t.get("numpy"), t.get("jax")
-        fo, fp = t.get("fastgd_out"), t.get("fastgd_progress")
+        fo, fp = t.get("fastgd_out") or t.get("fastgd_noscipy"), t.get("fastgd_progress")
         cells = [f"{x * 1e3:.3g} ms" if x else "-" for x in (npy, f, jx)]
         size = f"{n:.0e}" if case != "cold_start" else "-"
         progress = f"{(fp / f - 1) * 100:+.1f}%" if fp and f else "-"

@@ -24,13 +24,16 @@ SCRIPTS = {
     ),
     "numpy": "import numpy as np\nx = np.linspace(-1, 1, 1000)\nnp.logaddexp(0, x) - x\n",
 }
+# numba imports SciPy (when installed) on its first cache load to look for BLAS, about 0.2 s;
+# a plain `pip install fastgd` has no SciPy: simulate that environment here
+SCRIPTS["fastgd_noscipy"] = "import sys\nsys.modules['scipy'] = None\n" + SCRIPTS["fastgd"]
 
 
 def _run(script):
     subprocess.run([sys.executable, "-c", script], check=True)
 
 
-@pytest.mark.parametrize("impl", ["numpy", "fastgd"] + (["jax"] if HAVE_JAX else []))
+@pytest.mark.parametrize("impl", ["numpy", "fastgd", "fastgd_noscipy"] + (["jax"] if HAVE_JAX else []))
 def test_cold_start(benchmark, impl):
     _run(SCRIPTS[impl])  # fills numba's on-disk cache
     benchmark.group = "cold start"

@@ -200,7 +200,7 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
 @jit_kernel(parallel=True)
 def descend_rows(
     loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv,
-    row_lo, row_hi, nblocks, record_every, w, value, n_steps, status, hist_w, hist_l,
+    row_lo, row_hi, nblocks, record_every, w, n_steps, status, hist_w, hist_l,
 ):
     """Run rows [row_lo, row_hi) of the grid; outputs are (M, K) arrays.
 
@@ -216,16 +216,18 @@ def descend_rows(
             si = status[i]
             _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv,
                          record_every, wo, n_steps[i], si, hist_w, hist_l, i, scratch, flag)
-            vi = value[i]
             for k in range(K):
-                vi[k] = chain_value(loss, act, wo[k], x, t)
                 # a bounded weight whose loss is not finite has diverged too
-                overflow = si[k] != DIVERGED and not (abs(vi[k]) < np.inf)
+                overflow = si[k] != DIVERGED and not (abs(chain_value(loss, act, wo[k], x, t)) < np.inf)
                 si[k] = OVERFLOW if overflow else si[k]
 
 
 @jit_kernel(parallel=True)
-def chain_grad_map(loss, act, w, x, t, out):
-    """out[i] = dloss/dw at w[i] (the final gradients, computed on demand)."""
-    for i in prange(w.size):
-        out[i] = chain_grad(loss, act, w[i], x, t)
+def chain_map(loss, act, part, w, x, t, out):
+    """out[i] = loss (part 0) or dloss/dw (part 1) at w[i]: final values, computed on demand."""
+    if part == 0:
+        for i in prange(w.size):
+            out[i] = chain_value(loss, act, w[i], x, t)
+    else:
+        for i in prange(w.size):
+            out[i] = chain_grad(loss, act, w[i], x, t)

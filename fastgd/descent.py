@@ -28,14 +28,14 @@ class DescentResult:
 
     Attributes
     ----------
-    w, loss : ndarray
-        Final weight and loss.  A diverged run keeps its last bounded weight.
-    grad : ndarray
-        Final dloss/dw (computed on first access).
-    n_steps : ndarray of int64
+    w : ndarray
+        Final weight.  A diverged run keeps its last bounded weight.
+    loss, grad : ndarray
+        Final loss and dloss/dw (computed on first access).
+    n_steps : ndarray of int32 (int64 when steps >= 2**31)
         Updates taken (a converged run stops counting when ``|grad| <= tol``).
     converged, diverged : ndarray of bool
-    diverged_at : ndarray of int64
+    diverged_at : ndarray of int (as n_steps)
         The step (1-based) whose update left the bound or became NaN/inf, or the last
         step for a bounded weight whose loss is not finite; -1 if the run did not diverge.
     status : ndarray of int8
@@ -49,7 +49,6 @@ class DescentResult:
     """
 
     w: np.ndarray
-    loss: np.ndarray
     n_steps: np.ndarray
     status: np.ndarray
     w0: np.ndarray
@@ -64,14 +63,22 @@ class DescentResult:
     record_every: int = 0
     _x_arg: object = field(default=None, repr=False)
 
-    @cached_property
-    def grad(self):
-        """Final dloss/dw of every run."""
+    def _chain(self, part):
         out = np.empty_like(self.w)
         act = None if self.activation.name == "identity" else self.activation
         t = self.w.dtype.type(self.target)
-        kd.chain_grad_map(self.loss_fn, act, self.w.reshape(-1), self._x_arg, t, out.reshape(-1))
+        kd.chain_map(self.loss_fn, act, part, self.w.reshape(-1), self._x_arg, t, out.reshape(-1))
         return out
+
+    @cached_property
+    def loss(self):
+        """Final loss of every run."""
+        return self._chain(0)
+
+    @cached_property
+    def grad(self):
+        """Final dloss/dw of every run."""
+        return self._chain(1)
 
     @cached_property
     def converged(self):
@@ -100,7 +107,7 @@ class DescentResult:
         if not ok.any():
             return None
         loss = np.where(ok, self.loss, np.inf)
-        steps = np.where(ok, self.n_steps, np.iinfo(np.int64).max)
+        steps = np.where(ok, self.n_steps, np.iinfo(self.n_steps.dtype).max)
         flat = np.lexsort((steps.ravel(), loss.ravel()))[0]
         i, k = np.unravel_index(flat, self.w.shape)
         return {
@@ -235,8 +242,8 @@ def descend(
     else:
         hist_w = hist_l = np.empty((1, 1, 1), dtype)
 
-    w, value = np.empty(shape, dtype), np.empty(shape, dtype)
-    n_steps = np.empty(shape, np.int64)
+    w = np.empty(shape, dtype)
+    n_steps = np.empty(shape, np.int32 if steps < 2**31 else np.int64)
     status = np.empty(shape, np.int8)
     c = dtype.type
 
@@ -250,7 +257,7 @@ def descend(
         kd.descend_rows(
             loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, tol_arg, c(bound),
             c(momentum), c(min_curv), lo, hi, min(hi - lo, 8 * numba.get_num_threads()), record_every,
-            w, value, n_steps, status, hist_w, hist_l,
+            w, n_steps, status, hist_w, hist_l,
         )
 
     if K:
@@ -259,7 +266,7 @@ def descend(
         else:
             run(0, M)
     return DescentResult(
-        w=w, loss=value, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
+        w=w, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
         activation=act, x=x, target=target, method=method, history_w=hist_w if record_every else None,
         history_loss=hist_l if record_every else None, record_every=record_every, _x_arg=x_arg,
     )

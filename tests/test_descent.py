@@ -167,7 +167,6 @@ def test_result_helpers():
     best = res.best()
     assert best["lr"] == 0.4 and best["loss"] == res.loss.min()
     assert res.w.shape == (2, 3) and res.w0.shape == (2,) and res.lr.shape == (3,)
-    pytest.importorskip("pandas")
     df = res.to_pandas()
     assert len(df) == 6 and list(df.columns[:3]) == ["w0", "lr", "w"]
     assert (df["w0"].to_numpy() == np.repeat([-1.0, 2.0], 3)).all()
