@@ -140,28 +140,24 @@ def vector(x, name):
     return arr.reshape(-1)
 
 
-def check_finite(arr, name):
-    """ValueError naming how many entries are NaN or infinite and where the first is."""
-    bad = ~np.isfinite(arr)
+def _refuse(bad, arr, name, requirement, what):
     count = int(np.count_nonzero(bad))
     if count:
         first = int(np.argmax(bad.reshape(-1)))
         raise ValueError(
-            f"{name} must be finite; {count} of {arr.size} entries are NaN or infinite, the first at index "
-            f"{first}. Remove or replace them."
+            f"{name} must be {requirement}; {count} of {arr.size} entries are {what}, the first at index "
+            f"{first} (value {arr.reshape(-1)[first]!r}). Remove or replace them."
         )
+
+
+def check_finite(arr, name):
+    """ValueError naming how many entries are NaN or infinite and where the first is."""
+    _refuse(~np.isfinite(arr), arr, name, "finite", "NaN or infinite")
 
 
 def nonnegative(arr, name):
     """ValueError for negative or NaN entries (learning rates, tolerances)."""
-    bad = ~(arr >= 0)
-    count = int(np.count_nonzero(bad))
-    if count:
-        first = int(np.argmax(bad.reshape(-1)))
-        raise ValueError(
-            f"{name} must be >= 0 and not NaN; {count} of {arr.size} entries are not, the first at index {first} "
-            f"(value {arr.reshape(-1)[first]!r})."
-        )
+    _refuse(~(arr >= 0), arr, name, ">= 0 and not NaN", "not")
 
 
 def integer(value, name, *, minimum):
@@ -185,3 +181,19 @@ def available_memory():
     import os
 
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def formula_param(kind, name, params, spec):
+    """The one parameter of a named loss or activation, validated.
+
+    ``spec`` is ``(parameter name, default, strictly positive?)`` or None for
+    formulas without a parameter (then 0.0).
+    """
+    pname, default, strict = spec or (None, 0.0, False)
+    unknown = set(params) - {pname}
+    if unknown:
+        allowed = f"only {pname!r}" if pname else "none"
+        raise TypeError(f"{kind} {name!r} got unexpected parameter(s) {sorted(unknown)}; it takes {allowed}.")
+    if pname is None:
+        return default
+    return real_param(params.get(pname, default), pname, minimum=0.0, strict=strict)

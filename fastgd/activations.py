@@ -17,7 +17,8 @@ from typing import ClassVar
 from . import _extending, _kernels
 from . import _validation as v
 
-_PARAMS = {"leaky_relu": ("alpha", 0.01)}
+# name -> (parameter name, default, strictly positive?)
+_PARAMS = {"leaky_relu": ("alpha", 0.01, False)}
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,7 @@ def get_activation(name, **params):
     if not isinstance(name, str):
         raise TypeError(f"activation must be a name or a fastgd Activation; got {type(name).__name__}.")
     v.choice(name, ACTIVATION_NAMES, "activation")
-    pname, default = _PARAMS.get(name, (None, 0.0))
-    unknown = set(params) - {pname}
-    if unknown:
-        allowed = f"only {pname!r}" if pname else "none"
-        raise TypeError(f"activation {name!r} got unexpected parameter(s) {sorted(unknown)}; it takes {allowed}.")
-    param = default
-    if pname is not None:
-        param = v.real_param(params.get(pname, default), pname, minimum=0.0, strict=False)
-    return Activation(name, param)
+    return Activation(name, v.formula_param("activation", name, params, _PARAMS.get(name)))
 
 
 ACTIVATION_NAMES = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")

@@ -6,7 +6,7 @@ The one-weight model of the seed article: ``u = w*x``, ``a = act(u)``,
 every (w0, lr) pair of the grid in one parallel, vectorized kernel.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numba
@@ -61,13 +61,12 @@ class DescentResult:
     history_w: np.ndarray | None = None
     history_loss: np.ndarray | None = None
     record_every: int = 0
-    _x_arg: object = field(default=None, repr=False)
 
     def _chain(self, part):
         out = np.empty_like(self.w)
-        act = None if self.activation.name == "identity" else self.activation
+        x, act = _kernel_args(self.x, self.activation, self.w.dtype)
         t = self.w.dtype.type(self.target)
-        kd.chain_map(self.loss_fn, act, part, self.w.reshape(-1), self._x_arg, t, out.reshape(-1))
+        kd.chain_map(self.loss_fn, act, part, self.w.reshape(-1), x, t, out.reshape(-1))
         return out
 
     @cached_property
@@ -216,6 +215,9 @@ def descend(
     v.check_finite(lr_arr, "lr")
     x = v.real_param(x, "x", minimum=-np.inf, strict=True)
     target = v.real_param(target, "target", minimum=-np.inf, strict=True)
+    for name, value in (("x", x), ("target", target)):
+        if abs(value) > float(np.finfo(dtype).max):
+            raise ValueError(f"{name}={value!r} does not fit in {dtype}; pass float64 w0 and lr, or a smaller {name}.")
     if loss.name in ("log_loss", "logistic") and not 0 <= target <= 1:
         raise ValueError(f"target must be in [0, 1] for {loss.name}; got {target}.")
     momentum = v.real_param(momentum, "momentum", minimum=0.0, strict=False)
@@ -225,6 +227,9 @@ def descend(
     bound = float(np.finfo(dtype).max) ** 0.25 if max_abs_w is None else v.real_param(
         max_abs_w, "max_abs_w", minimum=0.0, strict=True)
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
+    if w0_arr.size and np.abs(w0_arr).max() > bound:
+        raise ValueError(f"w0 has entries beyond max_abs_w={bound:.3g}, where runs count as diverged; "
+                         f"start closer to the optimum or raise max_abs_w.")
 
     M, K = w0_arr.size, lr_arr.size
     shape = (M, K)
@@ -247,10 +252,7 @@ def descend(
     status = np.empty(shape, np.int8)
     c = dtype.type
 
-    # x == 1 and the identity are passed as None: compiled out (exactly the same bits)
-    x_arg = None if x == 1.0 else c(x)
-    act_arg = None if act.name == "identity" else act
-
+    x_arg, act_arg = _kernel_args(x, act, dtype)
     tol_arg = None if tol is None else c(tol)  # None compiles the convergence check out
 
     def run(lo, hi):
@@ -268,8 +270,13 @@ def descend(
     return DescentResult(
         w=w, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
         activation=act, x=x, target=target, method=method, history_w=hist_w if record_every else None,
-        history_loss=hist_l if record_every else None, record_every=record_every, _x_arg=x_arg,
+        history_loss=hist_l if record_every else None, record_every=record_every,
     )
+
+
+def _kernel_args(x, act, dtype):
+    """X == 1 and the identity activation go to the kernels as None: compiled out (the same bits)."""
+    return (None if x == 1.0 else dtype.type(x)), (None if act.name == "identity" else act)
 
 
 def _run_with_progress(run, M):

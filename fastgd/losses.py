@@ -25,7 +25,7 @@ from . import _validation as v
 
 _VALUE, _GRAD, _HESS = 0, 1, 2
 
-# name -> (parameter name, default, strictly positive?), default target
+# name -> (parameter name, default, strictly positive?)
 _PARAMS = {"huber": ("delta", 1.0, True)}
 _DEFAULT_TARGET = {"cross_entropy": 1.0}
 
@@ -232,15 +232,7 @@ def get_loss(name, **params):
     if not isinstance(name, str):
         raise TypeError(f"loss must be a name or a fastgd Loss; got {type(name).__name__}.")
     v.choice(name, LOSS_NAMES, "loss")
-    pname, default, _ = _PARAMS.get(name, (None, 0.0, False))
-    unknown = set(params) - {pname}
-    if unknown:
-        allowed = f"only {pname!r}" if pname else "none"
-        raise TypeError(f"loss {name!r} got unexpected parameter(s) {sorted(unknown)}; it takes {allowed}.")
-    param = default
-    if pname is not None:
-        param = v.real_param(params.get(pname, default), pname, minimum=0.0, strict=True)
-    return Loss(name, param)
+    return Loss(name, v.formula_param("loss", name, params, _PARAMS.get(name)))
 
 
 LOSS_NAMES = ("mse", "mae", "huber", "log_loss", "logistic", "cross_entropy")

@@ -208,6 +208,8 @@ def test_history_memory_limit():
         (dict(steps=10, w0=np.zeros((2, 2))), r"w0 must be a scalar or 1-D; got shape \(2, 2\)"),
         (dict(steps=10, loss="logistic", target=2.0), r"target must be in \[0, 1\] for logistic"),
         (dict(steps=10, w0=["a"]), "w0 must be real numbers"),
+        (dict(steps=10, w0=[1e100]), "w0 has entries beyond max_abs_w"),
+        (dict(steps=10, w0=np.float32([1.0]), lr=np.float32([0.1]), x=1e50), r"x=1e\+50 does not fit in float32"),
     ],
 )
 def test_bad_input(kwargs, match):
