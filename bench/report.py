@@ -61,6 +61,10 @@ def main(src, dst):
         progress = f"{(fp / f - 1) * 100:+.1f}%" if fp and f else "-"
         lines.append(f"| {case} | {size} | {dtype} | " + " | ".join(cells)
                      + f" | {_ratio(npy, f)} | {_ratio(jx, f)} | {_ratio(npy, fo)} | {progress} |")
+    for (case, _, _), t in sorted(rows.items()):
+        if case == "cold_start":
+            times = ", ".join(f"{impl} {sec * 1e3:.0f} ms" for impl, sec in sorted(t.items()))
+            lines += ["", f"Cold start (fresh process, warm cache; `fastgd_noscipy`: SciPy not importable): {times}."]
     lines += ["", "Descent cases: `n` counts weight updates (1000 w0 x 1000 lr x 100 steps); "
               "G updates/s = n / median.", ""]
     for (case, n, dtype), t in sorted(rows.items()):

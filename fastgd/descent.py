@@ -18,8 +18,10 @@ from .activations import Activation, get_activation
 from .losses import Loss, get_loss
 
 METHODS = {"gd": kd.GD, "momentum": kd.MOMENTUM, "newton": kd.NEWTON}
-# rows per kernel call when a progress bar is shown
+# with a progress bar the rows run in up to 50 kernel calls of >= 2e7 updates each,
+# so the calls' start-up stays a few percent of the run
 _PROGRESS_CHUNKS = 50
+_PROGRESS_MIN_UPDATES = 2 * 10**7
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def descend(
     max_history_bytes : int, optional
         Refuse histories larger than this; default a quarter of the available memory.
     progress : bool
-        Show a tqdm progress bar over the rows (needs tqdm).
+        Show a tqdm progress bar over the rows (needs tqdm, the ``progress`` extra).  The rows
+        then run in chunks of at least 2e7 updates, so short sweeps show a bar of one step.
 
     Returns
     -------
@@ -264,7 +267,8 @@ def descend(
 
     if K:
         if progress and M > 1:
-            _run_with_progress(run, M)
+            chunks = min(M, _PROGRESS_CHUNKS, max(1, M * K * max(steps, 1) // _PROGRESS_MIN_UPDATES))
+            _run_with_progress(run, M, chunks)
         else:
             run(0, M)
     return DescentResult(
@@ -279,12 +283,12 @@ def _kernel_args(x, act, dtype):
     return (None if x == 1.0 else dtype.type(x)), (None if act.name == "identity" else act)
 
 
-def _run_with_progress(run, M):
+def _run_with_progress(run, M, chunks):
     try:
         from tqdm.auto import tqdm
     except ImportError:
         raise ImportError("progress=True needs tqdm: pip install tqdm") from None
-    bounds = np.linspace(0, M, min(M, _PROGRESS_CHUNKS) + 1).astype(int)
+    bounds = np.linspace(0, M, chunks + 1).astype(int)
     with tqdm(total=M, unit="w0") as bar:
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             run(lo, hi)

@@ -138,7 +138,7 @@ def test_divergence_is_flagged_not_raised_and_spoils_nothing():
     _compare(res, ref.descend("mse", "identity", [1.0, 2.0], lr, 50, x=1e3, tol=1e-8))
 
 
-def test_thread_count_and_chunking_do_not_change_results():
+def test_thread_count_and_chunking_do_not_change_results(monkeypatch):
     w0, lr = np.linspace(-4, 4, 37), np.geomspace(1e-3, 1.5, 53)
     kw = dict(steps=120, activation="sigmoid", target=0.2, x=1.3, tol=1e-10)
     many = descend("mse", w0, lr, **kw)
@@ -147,7 +147,17 @@ def test_thread_count_and_chunking_do_not_change_results():
         one = descend("mse", w0, lr, **kw)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    monkeypatch.setattr(fastgd.descent, "_PROGRESS_MIN_UPDATES", 1)  # one kernel call per row
+    calls = []
+    real = fastgd.descent._run_with_progress
+
+    def spy(run, M, chunks):
+        calls.append(chunks)
+        real(run, M, chunks)
+
+    monkeypatch.setattr(fastgd.descent, "_run_with_progress", spy)
     chunked = descend("mse", w0, lr, progress=True, **kw)
+    assert calls == [w0.size]
     for r in (one, chunked):
         for name in ("w", "loss", "grad", "n_steps", "converged", "diverged"):
             np.testing.assert_array_equal(getattr(r, name), getattr(many, name), err_msg=name)
