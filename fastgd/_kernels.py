@@ -121,8 +121,6 @@ def special_map(which, x, out):
             out[i] = _libm.log_sigmoid(x[i])
 
 
-SPECIAL_NAMES = ("exp", "log", "log1p", "sigmoid", "softplus", "log_sigmoid")
-
 
 @jit_kernel(parallel=True)
 def count_outside(x, lo, hi):
