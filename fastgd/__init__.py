@@ -8,6 +8,7 @@ Public modules: :mod:`fastgd.losses`, :mod:`fastgd.activations`,
 from . import _extending, _libm, activations, descent, losses, special
 from .activations import ACTIVATION_NAMES, Activation, get_activation
 from .descent import DescentResult, descend
+from .fit import FitResult, fit  # the function fastgd.fit; the module stays importable as fastgd.fit
 from .losses import LOSS_NAMES, Loss, get_loss
 
 __version__ = "0.1.0"
@@ -58,10 +59,12 @@ __all__ = [
     "LOSS_NAMES",
     "Activation",
     "DescentResult",
+    "FitResult",
     "Loss",
     "activations",
     "descend",
     "descent",
+    "fit",
     "get_activation",
     "get_loss",
     "losses",

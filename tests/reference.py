@@ -219,9 +219,71 @@ def np_sweep(activation_name, w0, lr, steps, *, x=1.0, target=0.0):
     return W
 
 
+def np_fit_batched(X, y, lr, steps):
+    """Logistic regression for every learning rate at once, the lrs batched into one GEMM."""
+    n, D = X.shape
+    W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
+    for _ in range(steps):
+        E = _np_sigmoid(X @ W + b) - y[:, None]
+        W -= lr * (X.T @ E) / n
+        b -= lr * E.mean(axis=0)
+    return W, b
+
+
 NUMPY_BASELINES = {
+    "fit_batched": np_fit_batched,
     "logistic_vg": np_logistic_vg,
     "sigmoid_vg": np_sigmoid_vg,
     "mse_vg": np_mse_vg,
     "sweep": np_sweep,
 }
+
+
+# ------------------------------------------------------------- fit
+def fit(X, y, lr, l2, steps, *, loss_name="logistic", act_name="identity", method="gd", momentum=0.9,
+        fit_intercept=True, batches=None, loss_param=0.0):
+    """Plain NumPy loop, one model per (lr, l2) pair (lr-major), every model on its own.
+
+    Cost = mean loss + l2/2 ||w||^2; Newton solves the exact Hessian with np.linalg.solve.
+    ``batches``: the row indices of each step (None: all rows).
+    """
+    X = np.asarray(X, dtype=float)
+    n, D = X.shape
+    models = [(a, c) for a in np.atleast_1d(lr) for c in np.atleast_1d(l2)]
+    coef, inter, hist = [], [], []
+
+    def parts(w, b, rows):
+        z = X[rows] @ w + b
+        a, ap, app = (np.asarray(q, dtype=float) for q in activation(act_name, z, 0.0))
+        v, lp, lpp = (np.asarray(q, dtype=float) for q in loss(loss_name, a, y[rows], loss_param, float))
+        return z, v, lp * ap, lpp * ap * ap + lp * app
+
+    for rate, lam in models:
+        w, b = np.zeros(D), 0.0
+        vw, vb = np.zeros(D), 0.0
+        costs = []
+        for s in range(steps + 1):
+            rows = np.arange(n) if batches is None else batches[s]
+            _, v, e, curv = parts(w, b, rows)
+            m = rows.size
+            costs.append(v.mean() + 0.5 * lam * w @ w)
+            if s == steps:
+                break
+            gw = X[rows].T @ e / m + lam * w
+            gb = e.mean() if fit_intercept else 0.0
+            if method == "newton":
+                Xt = np.column_stack([X[rows], np.ones(m)]) if fit_intercept else X[rows]
+                H = Xt.T @ (curv[:, None] * Xt) / m
+                H[:D, :D] += lam * np.eye(D)
+                d = np.linalg.solve(H, np.append(gw, gb) if fit_intercept else gw)
+                dw, db = d[:D], (d[D] if fit_intercept else 0.0)
+            elif method == "momentum":
+                vw, vb = momentum * vw + gw, momentum * vb + gb
+                dw, db = vw, vb
+            else:
+                dw, db = gw, gb
+            w, b = w - rate * dw, b - rate * db
+        coef.append(w)
+        inter.append(b)
+        hist.append(costs)
+    return np.array(coef), np.array(inter), np.array(hist)

@@ -1,0 +1,184 @@
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+
+import fastgd
+
+from . import reference as ref
+
+
+def _data(n=300, D=4, seed=0, classify=True):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, D))
+    t = X @ rng.normal(size=D) + 0.5 * rng.normal(size=n)
+    return X, ((t > 0).astype(float) if classify else t)
+
+
+CASES = [(loss, act, method) for loss, act in [("logistic", None), ("mse", None), ("log_loss", "sigmoid"),
+                                               ("mse", "tanh"), ("huber", None)]
+         for method in ("gd", "momentum", "newton")
+         if (loss, method) != ("huber", "newton")]  # singular Hessian: see the fallback test
+
+
+@pytest.mark.parametrize("loss, act, method", CASES)
+def test_matches_numpy_reference(loss, act, method):
+    X, y = _data(classify=loss in ("logistic", "log_loss"))
+    lr = [0.05, 0.3] if method != "momentum" else [0.01, 0.05]
+    l2 = [0.0, 0.1]
+    if method == "newton":
+        lr = [0.5, 1.0]
+    res = fastgd.fit(X, y, lr, loss=loss, activation=act, steps=25, l2=l2, method=method)
+    coef, inter, hist = ref.fit(X, y, lr, l2, 25, loss_name=loss, act_name=act or "identity", method=method,
+                                loss_param=fastgd.get_loss(loss).param)
+    np.testing.assert_allclose(res.coef, coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.intercept, inter, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.cost_history, hist, rtol=1e-10)
+    np.testing.assert_allclose(res.lr, np.repeat(lr, 2))
+    np.testing.assert_allclose(res.l2, np.tile(l2, 2))
+
+
+def test_newton_falls_back_to_gd_where_the_hessian_is_singular():
+    X, y = _data(classify=False)
+    y = 100 + y  # at w = 0 every residual is outside huber's delta = 1: hess 0, H = 0
+    newton = fastgd.fit(X, y, 0.1, loss="huber", method="newton", steps=1)
+    gd = fastgd.fit(X, y, 0.1, loss="huber", method="gd", steps=1)
+    np.testing.assert_array_equal(newton.coef, gd.coef)
+
+
+def test_minibatch_sgd_is_reproducible_and_matches_reference():
+    X, y = _data(n=250)
+    a = fastgd.fit(X, y, [0.1, 0.5], steps=30, batch_size=64, seed=3)
+    b = fastgd.fit(X, y, [0.1, 0.5], steps=30, batch_size=64, seed=3)
+    np.testing.assert_array_equal(a.coef, b.coef)
+    rng = np.random.default_rng(3)
+    order = np.concatenate([rng.permutation(250) for _ in range(9)])
+    batches = [order[s * 64:(s + 1) * 64] for s in range(31)]
+    coef, inter, hist = ref.fit(X, y, [0.1, 0.5], [0.0], 30, batches=batches)
+    np.testing.assert_allclose(a.coef, coef, rtol=1e-10)
+    np.testing.assert_allclose(a.cost_history, hist, rtol=1e-10)
+    c = fastgd.fit(X, y, [0.1, 0.5], steps=30, batch_size=64, seed=4)
+    assert not np.array_equal(a.coef, c.coef)
+
+
+def _standardized(loader):
+    data = loader()
+    return StandardScaler().fit_transform(data.data), data.target
+
+
+def test_logistic_regression_matches_scikit_learn_on_breast_cancer():
+    X, y = _standardized(load_breast_cancer)
+    n = X.shape[0]
+    C = 0.5
+    res = fastgd.fit(X, y, 1.0, l2=1 / (C * n), method="newton", steps=50, tol=1e-12)
+    assert res.converged.all()
+    sk = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(res.coef[0], sk.coef_[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(res.intercept[0], sk.intercept_[0], rtol=1e-6)
+    np.testing.assert_allclose(res.predict_proba(X), sk.predict_proba(X), atol=1e-7)
+    assert (res.predict(X) == sk.predict(X)).all()
+
+
+def test_linear_and_ridge_regression_match_scikit_learn_on_diabetes():
+    X, y = _standardized(load_diabetes)
+    n = X.shape[0]
+    ols = fastgd.fit(X, y, 1.0, loss="mse", method="newton", steps=3, tol=1e-9)
+    sk = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(ols.coef[0], sk.coef_, rtol=1e-6)
+    np.testing.assert_allclose(ols.intercept[0], sk.intercept_, rtol=1e-6)
+    alpha = 10.0  # Ridge: ||y - Xw||^2 + alpha ||w||^2 = n * (mean sq. error + (l2 / 2) ||w||^2), l2 = 2 alpha / n
+    ridge = fastgd.fit(X, y, 1.0, loss="mse", l2=2 * alpha / n, method="newton", steps=3, tol=1e-9)
+    np.testing.assert_allclose(ridge.coef[0], Ridge(alpha=alpha).fit(X, y).coef_, rtol=1e-6)
+    gd = fastgd.fit(X, y, 0.2, loss="mse", steps=5000, tol=1e-10)
+    np.testing.assert_allclose(gd.coef[0], sk.coef_, rtol=1e-6)
+
+
+def test_learning_rates_too_small_right_and_too_large():
+    X, y = _standardized(load_breast_cancer)
+    res = fastgd.fit(X, y, [1e-4, 0.5, 1e6], steps=200, record_every=10)
+    assert res.cost_history.shape == (3, 21)
+    assert res.cost_history[0, -1] > res.cost_history[1, -1]  # too small: slow
+    assert res.best == 1 and res.best_lr == 0.5
+    assert not res.diverged[:2].any()
+
+
+def test_a_diverged_model_spoils_nothing():
+    X, y = _data(classify=False)
+    both = fastgd.fit(X, y, [0.1, 1e6], loss="mse", steps=50)
+    alone = fastgd.fit(X, y, [0.1], loss="mse", steps=50)
+    assert both.diverged.tolist() == [False, True]
+    np.testing.assert_array_equal(both.coef[0], alone.coef[0])
+    assert np.isfinite(both.coef).all() and both.best == 0
+
+
+def test_thread_count_does_not_change_results():
+    X, y = _data(n=5000)
+    many = fastgd.fit(X, y, [0.1, 1.0], steps=20)
+    numba.set_num_threads(1)
+    try:
+        one = fastgd.fit(X, y, [0.1, 1.0], steps=20)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    np.testing.assert_array_equal(many.coef, one.coef)
+
+
+def test_float32_pandas_labels_and_result_helpers():
+    X, y = _data()
+    labels = np.where(y > 0, "spam", "ham")
+    df = pd.DataFrame(X.astype(np.float32), columns=list("abcd"))
+    res = fastgd.fit(df, pd.Series(labels), [0.1, 1.0], steps=100)
+    assert res.coef.dtype == np.float32 and res.classes.tolist() == ["ham", "spam"]
+    assert set(res.predict(df)) <= {"ham", "spam"}
+    table = res.to_pandas()
+    assert list(table.columns[-4:]) == list("abcd") and len(table) == 2
+    r64 = fastgd.fit(X, labels, [0.1, 1.0], steps=100)
+    np.testing.assert_allclose(res.coef, r64.coef, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(X=np.zeros(5)), "X must be 2-D"),
+        (dict(y=np.zeros((5, 1))), "y must be 1-D"),
+        (dict(y=np.zeros(4)), "X has 5 rows and y has 4"),
+        (dict(X=np.array([[1.0, np.nan]] * 5)), r"X has 5 NaN or infinite entries, the first at \(0, 1\)"),
+        (dict(X=np.zeros((0, 2)), y=np.zeros(0)), "X is empty"),
+        (dict(y=np.array([0, 1, 2, 0, 1])), "exactly two classes .* found 3"),
+        (dict(lr=[-0.1]), "lr must be >= 0"),
+        (dict(l2=[-1.0]), "l2 must be >= 0"),
+        (dict(batch_size=6), r"batch_size must be between 1 and the number of rows \(5\)"),
+        (dict(method="lbfgs"), "unknown method 'lbfgs'"),
+        (dict(loss="l1"), "unknown loss 'l1'"),
+        (dict(steps=-1), "steps must be an integer >= 0"),
+    ],
+)
+def test_bad_input(change, match):
+    args = dict(X=np.arange(10.0).reshape(5, 2), y=np.array([0, 1, 0, 1, 1]), lr=[0.1])
+    args.update(change)
+    X, y, lr = args.pop("X"), args.pop("y"), args.pop("lr")
+    with pytest.raises(ValueError, match=match):
+        fastgd.fit(X, y, lr, **args)
+
+
+def test_regression_targets_with_nan_are_refused_and_predict_checks_features():
+    X, y = _data(classify=False)
+    y[7] = np.nan
+    with pytest.raises(ValueError, match=r"y has 1 NaN or infinite entries, the first at \(7, 0\)"):
+        fastgd.fit(X, y, 0.1, loss="mse")
+    res = fastgd.fit(X, np.nan_to_num(y), 0.1, loss="mse", steps=5)
+    with pytest.raises(ValueError, match="X has 3 features; the models were fitted on 4"):
+        res.predict(X[:, :3])
+    with pytest.raises(ValueError, match="predict_proba needs a classifier"):
+        res.predict_proba(X)
+
+
+def test_agrees_with_the_numpy_baseline_the_benchmarks_use():
+    X, y = _data(n=500, D=6)
+    lr = np.array([0.05, 0.5, 2.0])
+    res = fastgd.fit(X, y, lr, steps=40, record_every=0)
+    W, b = ref.np_fit_batched(X, y, lr, 40)
+    np.testing.assert_allclose(res.coef, W.T, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(res.intercept, b, rtol=1e-10, atol=1e-13)
