@@ -103,8 +103,10 @@ def _make_generic(index, part):
 
         return impl
 
-    overload(generic)(_typer)
-    overload_method(FormulaType, part)(_typer)
+    # inlined at numba's IR level: the caller then calls the (force-inlined) formula
+    # directly, so it reaches the caller's loop, which can then vectorize
+    overload(generic, inline="always")(_typer)
+    overload_method(FormulaType, part, inline="always")(_typer)
     return generic
 
 

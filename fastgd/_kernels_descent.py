@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from . import _extending as fx
-from ._jit import jit_formula, jit_kernel
+from ._jit import jit_formula, jit_helper, jit_kernel
 
 # status codes; OVERFLOW: bounded weight whose loss is not finite (diverged at its last step)
 RUNNING, CONVERGED, DIVERGED, OVERFLOW = 0, 1, 2, 3
@@ -77,7 +77,7 @@ def step(loss, act, method, w, vel, lr, x, t, momentum, min_curv):
     return g, w - lr * d, d
 
 
-@jit_kernel
+@jit_helper
 def _replay(loss, act, method, w, vel, lr, x, t, momentum, min_curv, n, tol, bound):
     """Run one live run ``n`` steps with full checks: (w, vel, steps taken, status)."""
     for s in range(n):
@@ -97,7 +97,7 @@ def _track(gmin, wmax, k, g, wn, tol):
     wmax[k] = max(abs(wn), wmax[k])  # a NaN wn makes wmax NaN
 
 
-@jit_kernel
+@jit_helper
 def _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wmax):
     """``n`` unchecked steps of every run of a row; frozen runs have lr_eff = 0.
 
@@ -123,7 +123,7 @@ def _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n
                 _track(gmin, wmax, k, g, wn, tol)
 
 
-@jit_kernel
+@jit_helper
 def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
     for k in range(w_live.size):
         wk = w_live[k] if status[k] == RUNNING else w_frozen[k]
@@ -131,7 +131,7 @@ def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
         hist_l[r, i, k] = chain_value(loss, act, wk, x, t)
 
 
-@jit_kernel
+@jit_helper
 def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
                  wo, ni, si, hist_w, hist_l, i, scratch, flag):
     """All steps of row i: every lr with the initial weight w0."""

@@ -9,20 +9,20 @@ X, so a step is two matrix-matrix products, never P matrix-vector ones:
     G += X_b^T @ E           into the chunk's own (D x P) accumulator
 
 The rows are split into ``NCHUNKS`` fixed chunks (prange over chunks, each with
-its own accumulators and block buffer, reduced in chunk order), so extra memory
+its own accumulators and block buffers, reduced in chunk order), so extra memory
 is O(NCHUNKS x (B + D) x P), independent of n, and results do not depend on the
-thread count.  The model axis P is innermost everywhere, so loops vectorize
-over models.  ``act=None`` is the identity (compiled out).
+thread count.  Inner loops run along the B rows of a block (contiguous, long),
+so they vectorize.  ``act=None`` is the identity (compiled out).
 """
 
 import numpy as np
 from numba import prange
 
 from . import _extending as fx
-from ._jit import jit_formula, jit_kernel
+from ._jit import jit_formula, jit_helper, jit_kernel
 
 NCHUNKS = 16
-BLOCK = 256
+BLOCK = 128
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 
 
@@ -46,19 +46,40 @@ def chain_curvature(loss, act, z, y):
     return fx.hess(loss, a, y) * ap * ap + fx.grad(loss, a, y) * fx.hess(act, z)
 
 
+@jit_helper
+def _losses_in_place(loss, act, zm, yb, nb, cost, gb, m):
+    """zm[j] <- dL/dz at zm[j]; cost[m] and gb[m] accumulate the losses and the dL/dz.
+
+    """
+    cs = zm[0] * 0
+    gs = zm[0] * 0
+    for j in range(nb):
+        v, e = chain_value_grad(loss, act, zm[j], yb[j])
+        cs += v
+        gs += e
+        zm[j] = e
+    cost[m] += cs
+    gb[m] += gs
+
+
 @jit_kernel(parallel=True)
-def grad_pass(loss, act, X, y, rows, W, b, G_acc, gb_acc, cost_acc, Zbuf):
-    """Sum over ``rows`` of losses, dL/dz and X^T dL/dz for every model (columns of W).
+def grad_pass(loss, act, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, Xbuf, Zbuf, Ybuf):
+    """Sum over ``rows`` of losses, dL/dz and X^T dL/dz for every model (rows of Wt, shape (P, D)).
 
     Writes per-chunk partial sums into G_acc (C, D, P), gb_acc (C, P), cost_acc (C, P).
+    Each block of rows is first gathered transposed (Xbuf (C, D, B)) so that every inner
+    loop runs along the block's rows: Z^T = Wt @ X_b^T four features per pass (one store
+    per four FMAs), then G[d, m] = X_b^T[d] . E^T[m] as register reductions.
     """
     n = rows.size
-    D, P = W.shape
+    P, D = Wt.shape
     for c in prange(NCHUNKS):
         G = G_acc[c]
         gb = gb_acc[c]
         cost = cost_acc[c]
-        Z = Zbuf[c]
+        Xt = Xbuf[c]
+        Zt = Zbuf[c]
+        yb = Ybuf[c]
         for d in range(D):
             for m in range(P):
                 G[d, m] = 0
@@ -68,33 +89,69 @@ def grad_pass(loss, act, X, y, rows, W, b, G_acc, gb_acc, cost_acc, Zbuf):
         lo = c * n // NCHUNKS
         hi = (c + 1) * n // NCHUNKS
         for r0 in range(lo, hi, BLOCK):
-            r1 = min(hi, r0 + BLOCK)
-            for j in range(r1 - r0):  # Z = X_b @ W + b
+            nb = min(hi, r0 + BLOCK) - r0
+            for j in range(nb):  # gather the block, transposed
                 i = rows[r0 + j]
-                zj = Z[j]
-                for m in range(P):
-                    zj[m] = b[m]
+                yb[j] = y[i]
                 for d in range(D):
-                    xd = X[i, d]
-                    Wd = W[d]
-                    for m in range(P):
-                        zj[m] += xd * Wd[m]
-            for j in range(r1 - r0):  # E = dL/dz in place, costs summed
-                yi = y[rows[r0 + j]]
-                zj = Z[j]
+                    Xt[d, j] = X[i, d]
+            # Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d]: 8 features a pass (one store per 8 FMAs),
+            # features outside the models so the 8 rows of X^T stay in L1
+            for m in range(P):
+                zm = Zt[m]
+                bm = b[m]
+                for j in range(nb):
+                    zm[j] = bm
+            d = 0
+            while d + 8 <= D:
+                x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
+                x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
                 for m in range(P):
-                    v, e = chain_value_grad(loss, act, zj[m], yi)
-                    cost[m] += v
-                    gb[m] += e
-                    zj[m] = e
-            for j in range(r1 - r0):  # G += X_b^T @ E
-                i = rows[r0 + j]
-                zj = Z[j]
+                    zm = Zt[m]
+                    w0, w1, w2, w3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
+                    w4, w5, w6, w7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
+                    for j in range(nb):
+                        zm[j] += ((w0 * x0[j] + w1 * x1[j]) + (w2 * x2[j] + w3 * x3[j])) + (
+                            (w4 * x4[j] + w5 * x5[j]) + (w6 * x6[j] + w7 * x7[j]))
+                d += 8
+            while d < D:
+                x0 = Xt[d]
+                for m in range(P):
+                    zm = Zt[m]
+                    w0 = Wt[m, d]
+                    for j in range(nb):
+                        zm[j] += w0 * x0[j]
+                d += 1
+            for m in range(P):  # E = dL/dz in place, costs summed
+                _losses_in_place(loss, act, Zt[m], yb, nb, cost, gb, m)
+            # G += X_b^T @ E as dot products, 4 models a pass (5 loads per 4 FMAs),
+            # models outside the features so the 4 rows of E^T stay in L1
+            m = 0
+            while m + 4 <= P:
+                z0, z1, z2, z3 = Zt[m], Zt[m + 1], Zt[m + 2], Zt[m + 3]
                 for d in range(D):
-                    xd = X[i, d]
-                    Gd = G[d]
-                    for m in range(P):
-                        Gd[m] += xd * zj[m]
+                    xd = Xt[d]
+                    a0 = a1 = a2 = a3 = xd[0] * 0
+                    for j in range(nb):
+                        x = xd[j]
+                        a0 += x * z0[j]
+                        a1 += x * z1[j]
+                        a2 += x * z2[j]
+                        a3 += x * z3[j]
+                    G[d, m] += a0
+                    G[d, m + 1] += a1
+                    G[d, m + 2] += a2
+                    G[d, m + 3] += a3
+                m += 4
+            while m < P:
+                zm = Zt[m]
+                for d in range(D):
+                    xd = Xt[d]
+                    acc = xd[0] * 0
+                    for j in range(nb):
+                        acc += xd[j] * zm[j]
+                    G[d, m] += acc
+                m += 1
 
 
 @jit_kernel(parallel=True)

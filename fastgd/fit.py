@@ -309,12 +309,14 @@ class _State:
         self.G_acc = np.empty((kf.NCHUNKS, D, P), dtype)
         self.gb_acc = np.empty((kf.NCHUNKS, P), dtype)
         self.cost_acc = np.empty((kf.NCHUNKS, P), dtype)
-        self.Zbuf = np.empty((kf.NCHUNKS, kf.BLOCK, P), dtype)
+        self.Xbuf = np.empty((kf.NCHUNKS, D, kf.BLOCK), dtype)
+        self.Zbuf = np.empty((kf.NCHUNKS, P, kf.BLOCK), dtype)
+        self.Ybuf = np.empty((kf.NCHUNKS, kf.BLOCK), dtype)
 
     def gradients(self, rows):
         """(cost, dcost/dW, dcost/db) of every model over ``rows``."""
-        kf.grad_pass(self.loss, self.act, self.X, self.y, rows, self.W, self.b, self.G_acc, self.gb_acc,
-                     self.cost_acc, self.Zbuf)
+        kf.grad_pass(self.loss, self.act, self.X, self.y, rows, np.ascontiguousarray(self.W.T), self.b,
+                     self.G_acc, self.gb_acc, self.cost_acc, self.Xbuf, self.Zbuf, self.Ybuf)
         n = rows.size
         with np.errstate(all="ignore"):
             cost = self.cost_acc.sum(axis=0) / n + 0.5 * self.l2_m * np.sum(self.W * self.W, axis=0)
