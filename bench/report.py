@@ -36,9 +36,12 @@ def _ratio(a, b):
 def main(src, dst):
     data = json.load(open(src))
     rows = defaultdict(dict)
+    gflop = {}
     for b in data["benchmarks"]:
         info = b["extra_info"]
         rows[(info["case"], info["n"], info["dtype"])][info["impl"]] = b["stats"]["median"]
+        if "gflop" in info:
+            gflop[info["case"]] = info["gflop"]
     lines = [
         "# Benchmarks",
         "",
@@ -71,6 +74,11 @@ def main(src, dst):
         if case.startswith("descent"):
             rate = ", ".join(f"{impl} {n / sec / 1e9:.2f}" for impl, sec in sorted(t.items()))
             lines.append(f"- {case} {dtype}: {rate} G updates/s")
+    for case, work in sorted(gflop.items()):
+        for (c, _, _), t in sorted(rows.items()):
+            if c == case:
+                rate = ", ".join(f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items()))
+                lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step; dgemm peak here about 106)")
     mi = data.get("machine_info", {})
     lines += [
         "",

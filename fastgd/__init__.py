@@ -23,7 +23,8 @@ def warmup(dtypes=("float64", "float32")):
     The first call in a fresh install compiles everything once (a few minutes);
     later processes load the cache in well under a second.  Descent kernels are
     compiled for MSE through the identity and the sigmoid, with and without
-    ``tol``; other combinations compile on first use.  Call it at install
+    ``tol``, and fit kernels for logistic and linear regression (gd and newton);
+    other combinations compile on first use.  Call it at install
     time, in a Docker build step or before timing anything.
 
     Examples
@@ -52,6 +53,10 @@ def warmup(dtypes=("float64", "float32")):
             for tol in (None, 1e-8):
                 res = descend("mse", x, p, steps=1, activation=activation, tol=tol)
                 res.loss, res.grad  # noqa: B018 -- computed on access
+        X = np.column_stack([x, x[::-1]])
+        for loss in ("logistic", "mse"):
+            for method in ("gd", "newton"):
+                fit(X, [0, 1, 0, 1], p[:2], loss=loss, method=method, steps=1)
 
 
 __all__ = [

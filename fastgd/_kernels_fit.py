@@ -48,9 +48,7 @@ def chain_curvature(loss, act, z, y):
 
 @jit_helper
 def _losses_in_place(loss, act, zm, yb, nb, cost, gb, m):
-    """zm[j] <- dL/dz at zm[j]; cost[m] and gb[m] accumulate the losses and the dL/dz.
-
-    """
+    """zm[j] <- dL/dz at zm[j]; cost[m] and gb[m] accumulate the losses and the dL/dz."""
     cs = zm[0] * 0
     gs = zm[0] * 0
     for j in range(nb):

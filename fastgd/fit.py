@@ -118,6 +118,11 @@ def _as_matrix(X, dtype=None):
 
 
 def _check_finite_matrix(X, name):
+    # fast path without an n x D temporary: a finite sum means every entry is finite
+    # (an overflowing sum of finite entries only sends us to the exact scan below)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum(dtype=np.float64)):
+            return
     bad = ~np.isfinite(X)
     count = int(np.count_nonzero(bad))
     if count:

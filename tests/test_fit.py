@@ -182,3 +182,9 @@ def test_agrees_with_the_numpy_baseline_the_benchmarks_use():
     W, b = ref.np_fit_batched(X, y, lr, 40)
     np.testing.assert_allclose(res.coef, W.T, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(res.intercept, b, rtol=1e-10, atol=1e-13)
+
+
+def test_finite_check_is_not_fooled_by_an_overflowing_sum():
+    X = np.array([[1e308, 0.0], [1e308, 1.0], [-1.0, 2.0], [0.5, 3.0]])  # finite, but sums to inf
+    res = fastgd.fit(X, [0, 1, 0, 1], 0.0, steps=1)  # must not be refused as non-finite
+    np.testing.assert_allclose(res.final_cost, np.log(2))  # lr = 0: w stays 0, every p = 1/2
