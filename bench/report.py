@@ -74,10 +74,15 @@ def main(src, dst):
         if case.startswith("descent"):
             rate = ", ".join(f"{impl} {n / sec / 1e9:.2f}" for impl, sec in sorted(t.items()))
             lines.append(f"- {case} {dtype}: {rate} G updates/s")
+    for (case, _, _), t in sorted(rows.items()):
+        others = {impl: sec for impl, sec in t.items() if impl.startswith("sklearn")}
+        for impl, sec in others.items():
+            lines.append(f"- {case}: {impl} {sec:.1f} s, {sec / t['fastgd']:.0f}x fastgd's time")
     for case, work in sorted(gflop.items()):
         for (c, _, _), t in sorted(rows.items()):
             if c == case:
-                rate = ", ".join(f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items()))
+                rate = ", ".join(f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items())
+                                 if not impl.startswith("sklearn"))  # it does other work
                 lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step; dgemm peak here about 106)")
     mi = data.get("machine_info", {})
     lines += [

@@ -51,3 +51,22 @@ def test_fit_lr_grid(benchmark, baselines, impl):
     benchmark.extra_info.update(case="fit_logistic", impl=impl, n=N, dtype="float64",
                                 gflop=4 * N * D * K * STEPS / 1e9)
     benchmark.pedantic(fn, args=(X, y, lr), rounds=3, iterations=1)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_lr_grid_sklearn_loop(benchmark):
+    """The usual grid search: scikit-learn's SGDClassifier once per learning rate, 5 epochs each."""
+    sklearn = pytest.importorskip("sklearn")  # in the test and bench extras
+    from sklearn.linear_model import SGDClassifier
+
+    X, y, lr = _problem()
+
+    def loop(X, y, lr):
+        return [SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant", eta0=rate, max_iter=5,
+                              tol=None, random_state=0).fit(X, y) for rate in lr]
+
+    benchmark.group = f"fit logistic n={N} D={D} K={K} steps={STEPS}"
+    benchmark.extra_info.update(case="fit_logistic", impl=f"sklearn_sgd_loop ({sklearn.__version__})", n=N,
+                                dtype="float64")
+    models = benchmark.pedantic(loop, args=(X, y, lr), rounds=1, iterations=1)
+    assert len(models) == K
