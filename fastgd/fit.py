@@ -230,7 +230,7 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     _check_finite_matrix(X, "X")
     dtype = X.dtype
     y, classes = _as_target(y, loss, dtype, n)
-    lr_grid = v.vector(np.asarray(lr, dtype=dtype) if np.isscalar(lr) else lr, "lr").astype(dtype)
+    lr_grid = v.vector(lr, "lr").astype(dtype)
     v.nonnegative(lr_grid, "lr")
     v.check_finite(lr_grid, "lr")
     l2_grid = v.vector(l2, "l2").astype(dtype)
