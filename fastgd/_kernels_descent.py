@@ -21,7 +21,7 @@ computed on its own, so results do not depend on the thread count or chunking.
 import numpy as np
 from numba import prange
 
-from . import _extending as fx
+from . import _chain as chain
 from ._jit import jit_formula, jit_helper, jit_kernel
 
 # status codes; OVERFLOW: bounded weight whose loss is not finite (diverged at its last step)
@@ -32,33 +32,18 @@ CHUNK = 32  # steps between event checks
 
 @jit_formula
 def chain_value(loss, act, w, x, t):
-    u = w if x is None else w * x
-    a = u if act is None else fx.value(act, u)
-    return fx.value(loss, a, t)
+    return chain.value(loss, act, w if x is None else w * x, t)
 
 
 @jit_formula
 def chain_grad(loss, act, w, x, t):
-    u = w if x is None else w * x
-    if act is None:
-        g = fx.grad(loss, u, t)
-    else:
-        g = fx.grad(loss, fx.value(act, u), t) * fx.grad(act, u)
+    g = chain.grad(loss, act, w if x is None else w * x, t)
     return g if x is None else g * x
 
 
 @jit_formula
 def chain_grad_hess(loss, act, w, x, t):
-    u = w if x is None else w * x
-    if act is None:
-        g = fx.grad(loss, u, t)
-        h = fx.hess(loss, u, t)
-    else:
-        a = fx.value(act, u)
-        lp = fx.grad(loss, a, t)
-        ap = fx.grad(act, u)
-        g = lp * ap
-        h = fx.hess(loss, a, t) * ap * ap + lp * fx.hess(act, u)
+    g, h = chain.grad_hess(loss, act, w if x is None else w * x, t)
     if x is None:
         return g, h
     return g * x, h * (x * x)

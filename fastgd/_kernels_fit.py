@@ -18,32 +18,12 @@ so they vectorize.  ``act=None`` is the identity (compiled out).
 import numpy as np
 from numba import prange
 
-from . import _extending as fx
-from ._jit import jit_formula, jit_helper, jit_kernel
+from . import _chain as chain
+from ._jit import jit_helper, jit_kernel
 
 NCHUNKS = 16
 BLOCK = 128
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
-
-
-@jit_formula
-def chain_value_grad(loss, act, z, y):
-    """(L(act(z), y), dL/dz) by the chain rule."""
-    if act is None:
-        return fx.value_and_grad(loss, z, y)
-    a = fx.value(act, z)
-    v, g = fx.value_and_grad(loss, a, y)
-    return v, g * fx.grad(act, z)
-
-
-@jit_formula
-def chain_curvature(loss, act, z, y):
-    """d2L/dz2 by the chain rule: the weight of row z in the Hessian X^T S X."""
-    if act is None:
-        return fx.hess(loss, z, y)
-    a = fx.value(act, z)
-    ap = fx.grad(act, z)
-    return fx.hess(loss, a, y) * ap * ap + fx.grad(loss, a, y) * fx.hess(act, z)
 
 
 @jit_helper
@@ -52,7 +32,7 @@ def _losses_in_place(loss, act, zm, yb, nb, cost, gb, m):
     cs = zm[0] * 0
     gs = zm[0] * 0
     for j in range(nb):
-        v, e = chain_value_grad(loss, act, zm[j], yb[j])
+        v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
         cs += v
         gs += e
         zm[j] = e
@@ -177,7 +157,7 @@ def newton_directions(loss, act, X, y, rows, W, b, l2, grad_w, grad_b, fit_inter
                 z += X[i, d] * W[d, m]
             if fit_intercept:
                 xt[D] = 1
-            s = chain_curvature(loss, act, z, y[i])
+            s = chain.grad_hess(loss, act, z, y[i])[1]
             for p in range(A):
                 sp = s * xt[p]
                 for q in range(p + 1):
