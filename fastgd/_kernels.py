@@ -121,7 +121,6 @@ def special_map(which, x, out):
             out[i] = _libm.log_sigmoid(x[i])
 
 
-
 @jit_kernel(parallel=True)
 def count_outside(x, lo, hi):
     """(how many x[i] lie outside [lo, hi], the first such i or -1); NaN counts as inside."""

@@ -273,19 +273,17 @@ def _ov_const(x, value):
 
 
 @jit_formula
-def sigmoid(x):
-    """Two-branch logistic function: never exp of a positive number."""
-    one = const(x, 1.0)
+def sigmoid_neg_abs(x):
+    """(sigmoid(-|x|), exp(-|x|)): the half that never cancels, accurate down to underflow."""
     e = exp(-abs(x))
-    q = e / (one + e)  # sigmoid(-|x|), accurate down to underflow
-    return one - q if x >= const(x, 0.0) else q
+    return e / (const(x, 1.0) + e), e
 
 
 @jit_formula
-def sigmoid_neg_abs(x):
-    """sigmoid(-|x|) and its complement's ingredient e = exp(-|x|)."""
-    e = exp(-abs(x))
-    return e / (const(x, 1.0) + e), e
+def sigmoid(x):
+    """Two-branch logistic function: never exp of a positive number."""
+    q, e = sigmoid_neg_abs(x)
+    return const(x, 1.0) - q if x >= const(x, 0.0) else q
 
 
 @jit_formula

@@ -138,10 +138,15 @@ def log_loss_value_and_grad(p, t, param):
 
 
 @jit_formula
-def logistic_value(z, t, param):
-    # max(z,0) - t*z is exact for t in {0, 1}; log1p(exp(-|z|)) never overflows
+def _logistic_value_from_e(z, t, e):
+    # max(z,0) - t*z is exact for t in {0, 1}; log1p(e), e = exp(-|z|), never overflows
     zero = const(z, 0.0)
-    return ((z if z > zero else zero) - t * z) + log1p(exp(-abs(z)))
+    return ((z if z > zero else zero) - t * z) + log1p(e)
+
+
+@jit_formula
+def logistic_value(z, t, param):
+    return _logistic_value_from_e(z, t, exp(-abs(z)))
 
 
 @jit_formula
@@ -158,17 +163,13 @@ def logistic_grad(z, t, param):
 
 @jit_formula
 def logistic_hess(z, t, param):
-    q, e = sigmoid_neg_abs(z)
-    return q * (const(z, 1.0) - q)
+    return sigmoid_grad(z, param)  # d/dz (sigmoid(z) - t)
 
 
 @jit_formula
 def logistic_value_and_grad(z, t, param):
-    zero = const(z, 0.0)
-    e = exp(-abs(z))
-    q = e / (const(z, 1.0) + e)
-    v = ((z if z > zero else zero) - t * z) + log1p(e)
-    return v, _logistic_grad_from_q(z, t, q)
+    q, e = sigmoid_neg_abs(z)
+    return _logistic_value_from_e(z, t, e), _logistic_grad_from_q(z, t, q)
 
 
 @jit_formula

@@ -38,6 +38,8 @@ class FitResult:
         The cost on the whole data at the final coefficients.
     n_steps : ndarray (P,) of int64
     converged, diverged : ndarray (P,) of bool
+    loss_fn, activation : Loss, Activation
+        The model's loss and activation, as validated.
     classes : ndarray or None
         For classifiers, the two labels mapped to 0 and 1 (in that order).
     feature_names : list of str or None
@@ -55,7 +57,7 @@ class FitResult:
     n_steps: np.ndarray
     converged: np.ndarray
     diverged: np.ndarray
-    loss: Loss
+    loss_fn: Loss
     activation: Activation
     classes: np.ndarray | None = None
     feature_names: list | None = None
@@ -85,9 +87,9 @@ class FitResult:
     def predict_proba(self, X, model=None):
         """Class probabilities, shape (n, 2), for classifiers (logistic: sigmoid of the output)."""
         if self.classes is None:
-            raise ValueError(f"predict_proba needs a classifier; this fit used loss {self.loss.name!r}.")
+            raise ValueError(f"predict_proba needs a classifier; this fit used loss {self.loss_fn.name!r}.")
         out = self.decision_function(X, model)
-        p1 = sigmoid(out) if self.loss.name == "logistic" else np.clip(out, 0, 1)
+        p1 = sigmoid(out) if self.loss_fn.name == "logistic" else np.clip(out, 0, 1)
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X, model=None):
@@ -297,7 +299,7 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     return FitResult(
         coef=state.W.T.copy(), intercept=state.b.copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
         cost_history=None if history is None else np.array(history).T.copy(), final_cost=final_cost,
-        n_steps=n_steps, converged=status == kf.CONVERGED, diverged=status == kf.DIVERGED, loss=loss,
+        n_steps=n_steps, converged=status == kf.CONVERGED, diverged=status == kf.DIVERGED, loss_fn=loss,
         activation=act, classes=classes, feature_names=names,
     )
 
