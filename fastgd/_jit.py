@@ -18,6 +18,11 @@ would call them through a pointer per element and not vectorize (7x slower).
 So formulas (``jit_formula``) and kernel helpers (``jit_helper``) are never
 cached; they compile together with the kernel that inlines them, and the cached
 kernel carries their code.  Later processes load the kernels (``fastgd.warmup``).
+
+numba invalidates a cached kernel only when its own source file changes: after
+editing ``_math.py``, ``_libm.py``, ``_chain.py`` or ``_extending.py`` in a
+checkout, delete the cache (``find fastgd -name '*.nb[ic]' -delete``), or kernels
+keep the old formulas.  A fresh install rewrites every file, so users are safe.
 """
 
 import numba
