@@ -1,4 +1,4 @@
-"""Benchmark setup: the NumPy baselines come from tests/reference.py (one registry)."""
+"""Benchmark setup: NumPy baselines and JAX peers from fastgd/_baselines.py (one registry, shared with tests)."""
 
 import sys
 from pathlib import Path
@@ -7,15 +7,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fastgd._baselines import have_jax  # noqa: E402
 from tests.reference import NUMPY_BASELINES  # noqa: E402
 
-try:
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    HAVE_JAX = True
-except ImportError:  # jax is in the bench extra, not the test extra
-    HAVE_JAX = False
+HAVE_JAX = have_jax()  # jax is in the bench extra, not the test extra
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 from conftest import impls
 
 import fastgd
+from fastgd._baselines import jax_sweep
 
 M = K = 1000
 STEPS = 100
@@ -13,29 +14,6 @@ X, TARGET = 1.0, 0.2
 
 def _grid(dtype):
     return np.linspace(-5, 5, M).astype(dtype), np.geomspace(1e-4, 0.45, K).astype(dtype)
-
-
-def _jax_sweep(act):
-    import jax
-    from jax import lax
-
-    @jax.jit
-    def run(w0, lr):
-        def one(w, rate):  # one run, vmapped over the grid below
-            def body(_, w):
-                u = w * X
-                if act == "sigmoid":
-                    a = jax.nn.sigmoid(u)
-                    g = 2 * (a - TARGET) * a * (1 - a) * X
-                else:
-                    g = 2 * (u - TARGET) * X
-                return w - rate * g
-
-            return lax.fori_loop(0, STEPS, body, w)
-
-        return jax.vmap(jax.vmap(one, (None, 0)), (0, None))(w0, lr)
-
-    return lambda w0, lr: jax.block_until_ready(run(w0, lr))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -57,7 +35,7 @@ def test_descent_sweep(benchmark, baselines, act, impl, dtype):
     else:
         import jax.numpy as jnp
 
-        fn, w0, lr = _jax_sweep(act), jnp.asarray(w0), jnp.asarray(lr)
+        fn, w0, lr = jax_sweep(act, STEPS, X, TARGET), jnp.asarray(w0), jnp.asarray(lr)
     fn(w0, lr)  # warm-up
     benchmark.group = f"descent mse-{act} {M}x{K}x{STEPS} {dtype}"
     benchmark.extra_info.update(case=f"descent_{act}", impl=impl, n=M * K * STEPS, dtype=dtype)

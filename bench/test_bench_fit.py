@@ -5,6 +5,7 @@ import pytest
 from conftest import impls
 
 import fastgd
+from fastgd._baselines import jax_fit
 
 N, D, K, STEPS = 100_000, 32, 64, 100
 
@@ -14,23 +15,6 @@ def _problem():
     X = rng.normal(size=(N, D))
     y = (X @ rng.normal(size=D) + rng.normal(size=N) > 0).astype(float)
     return X, y, np.geomspace(1e-3, 10, K)
-
-
-def _jax_fit():
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    @jax.jit
-    def run(X, y, lr):
-        def body(_, wb):
-            W, b = wb
-            E = jax.nn.sigmoid(X @ W + b) - y[:, None]
-            return W - lr * (X.T @ E) / N, b - lr * E.mean(axis=0)
-
-        return lax.fori_loop(0, STEPS, body, (jnp.zeros((D, K)), jnp.zeros(K)))
-
-    return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
 
 
 @pytest.mark.parametrize("impl", impls())
@@ -45,7 +29,7 @@ def test_fit_lr_grid(benchmark, baselines, impl):
     else:
         import jax.numpy as jnp
 
-        fn, X, y, lr = _jax_fit(), jnp.asarray(X), jnp.asarray(y), jnp.asarray(lr)
+        fn, X, y, lr = jax_fit(STEPS), jnp.asarray(X), jnp.asarray(y), jnp.asarray(lr)
     fastgd.fit(X[:500], y[:500], lr, steps=2) if impl == "fastgd" else None  # warm-up (compile)
     benchmark.group = f"fit logistic n={N} D={D} K={K} steps={STEPS}"
     benchmark.extra_info.update(case="fit_logistic", impl=impl, n=N, dtype="float64",

@@ -5,6 +5,7 @@ import pytest
 from conftest import HAVE_JAX, impls
 
 import fastgd
+from fastgd._baselines import jax_elementwise
 
 SIZES = [10**3, 10**4, 10**5, 10**6, 10**7]
 CASES = ["logistic_vg", "sigmoid_vg", "mse_vg"]
@@ -27,19 +28,6 @@ def _fastgd(case, out=None):
     return lambda z, y: (sig.value(z, out=out[0]), sig.grad(z, out=out[1]))
 
 
-def _jax(case):
-    import jax
-    import jax.numpy as jnp
-
-    if case == "logistic_vg":
-        f = jax.jit(lambda z, y: (jnp.logaddexp(0, z) - y * z, jax.nn.sigmoid(z) - y))
-    elif case == "mse_vg":
-        f = jax.jit(lambda z, y: ((z - y) ** 2, 2 * (z - y)))
-    else:
-        f = jax.jit(lambda z, y: (jax.nn.sigmoid(z), jax.nn.sigmoid(z) * (1 - jax.nn.sigmoid(z))))
-    return lambda z, y: jax.block_until_ready(f(z, y))
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("n", SIZES, ids=lambda n: f"1e{int(np.log10(n))}")
 @pytest.mark.parametrize("impl", impls() + ["fastgd_out"])
@@ -56,7 +44,7 @@ def test_loss_kernels(benchmark, baselines, case, impl, n, dtype):
     else:
         import jax.numpy as jnp
 
-        fn, z, y = _jax(case), jnp.asarray(z), jnp.asarray(y)
+        fn, z, y = jax_elementwise(case), jnp.asarray(z), jnp.asarray(y)
     fn(z, y)  # warm-up: compile (or load the cache) outside the timing
     benchmark.group = f"{case} n={n:.0e} {dtype}"
     benchmark.extra_info.update(case=case, impl=impl, n=n, dtype=dtype)

@@ -184,59 +184,17 @@ def descend(loss_name, act_name, w0, lr, steps, *, target=0.0, x=1.0, method="gd
 
 
 # ------------------------------------------------------------- NumPy baselines
-# What a NumPy user would write: fast, vectorized, no fastgd.  The tests check
-# that fastgd agrees with them, and bench/ times fastgd against exactly these.
-def _np_sigmoid(z):
-    return np.exp(-np.logaddexp(0, -z))  # stable for every z
-
-
-def np_logistic_vg(z, y):
-    return np.logaddexp(0, z) - y * z, _np_sigmoid(z) - y
-
-
-def np_sigmoid_vg(z):
-    s = _np_sigmoid(z)
-    return s, s * (1 - s)
-
-
-def np_mse_vg(p, t):
-    r = p - t
-    return r * r, 2 * r
-
-
-def np_sweep(activation_name, w0, lr, steps, *, x=1.0, target=0.0):
-    """MSE through an activation, every (w0, lr) at once, plain updates (no checks)."""
-    W = np.repeat(w0[:, None], lr.size, axis=1)
-    LR = lr[None, :]
-    for _ in range(steps):
-        u = W * x
-        if activation_name == "sigmoid":
-            a = _np_sigmoid(u)
-            g = 2 * (a - target) * (a * (1 - a)) * x
-        else:
-            g = 2 * (u - target) * x
-        W = W - LR * g
-    return W
-
-
-def np_fit_batched(X, y, lr, steps):
-    """Logistic regression for every learning rate at once, the lrs batched into one GEMM."""
-    n, D = X.shape
-    W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
-    for _ in range(steps):
-        E = _np_sigmoid(X @ W + b) - y[:, None]
-        W -= lr * (X.T @ E) / n
-        b -= lr * E.mean(axis=0)
-    return W, b
-
-
-NUMPY_BASELINES = {
-    "fit_batched": np_fit_batched,
-    "logistic_vg": np_logistic_vg,
-    "sigmoid_vg": np_sigmoid_vg,
-    "mse_vg": np_mse_vg,
-    "sweep": np_sweep,
-}
+# What a NumPy user would write: one registry in fastgd/_baselines.py (plain NumPy,
+# no fastgd code), shared with bench/ and `fastgd bench`; the tests check fastgd
+# against it.
+from fastgd._baselines import (  # noqa: E402, F401
+    NUMPY_BASELINES,
+    np_fit_batched,
+    np_logistic_vg,
+    np_mse_vg,
+    np_sigmoid_vg,
+    np_sweep,
+)
 
 
 # ------------------------------------------------------------- fit

@@ -1,0 +1,131 @@
+"""What a user would write instead of fastgd: the NumPy baselines and the JAX peers.
+
+One registry, three users: the tests check fastgd against the NumPy functions
+(``tests/reference.py`` re-exports them), ``bench/`` times fastgd against both,
+and ``fastgd bench`` prints the same comparison for the user's machine.  Plain
+NumPy / JAX only; nothing here calls fastgd.
+"""
+
+import numpy as np
+
+
+def _np_sigmoid(z):
+    return np.exp(-np.logaddexp(0, -z))  # stable for every z
+
+
+def np_logistic_vg(z, y):
+    return np.logaddexp(0, z) - y * z, _np_sigmoid(z) - y
+
+
+def np_sigmoid_vg(z):
+    s = _np_sigmoid(z)
+    return s, s * (1 - s)
+
+
+def np_mse_vg(p, t):
+    r = p - t
+    return r * r, 2 * r
+
+
+def np_sweep(activation_name, w0, lr, steps, *, x=1.0, target=0.0):
+    """MSE through an activation, every (w0, lr) at once, plain updates (no checks)."""
+    W = np.repeat(w0[:, None], lr.size, axis=1)
+    LR = lr[None, :]
+    for _ in range(steps):
+        u = W * x
+        if activation_name == "sigmoid":
+            a = _np_sigmoid(u)
+            g = 2 * (a - target) * (a * (1 - a)) * x
+        else:
+            g = 2 * (u - target) * x
+        W = W - LR * g
+    return W
+
+
+def np_fit_batched(X, y, lr, steps):
+    """Logistic regression for every learning rate at once, the lrs batched into one GEMM."""
+    n, D = X.shape
+    W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
+    for _ in range(steps):
+        E = _np_sigmoid(X @ W + b) - y[:, None]
+        W -= lr * (X.T @ E) / n
+        b -= lr * E.mean(axis=0)
+    return W, b
+
+
+NUMPY_BASELINES = {
+    "fit_batched": np_fit_batched,
+    "logistic_vg": np_logistic_vg,
+    "sigmoid_vg": np_sigmoid_vg,
+    "mse_vg": np_mse_vg,
+    "sweep": np_sweep,
+}
+
+
+# ------------------------------------------------------------- JAX peers
+def have_jax():
+    """True where JAX is importable (then with float64 enabled)."""
+    try:
+        import jax
+    except ImportError:
+        return False
+    jax.config.update("jax_enable_x64", True)
+    return True
+
+
+def jax_elementwise(case):
+    """``jit`` of the elementwise case ("logistic_vg", "sigmoid_vg", "mse_vg"), blocking until done."""
+    import jax
+    import jax.numpy as jnp
+
+    if case == "logistic_vg":
+        f = jax.jit(lambda z, y: (jnp.logaddexp(0, z) - y * z, jax.nn.sigmoid(z) - y))
+    elif case == "mse_vg":
+        f = jax.jit(lambda z, y: ((z - y) ** 2, 2 * (z - y)))
+    else:
+        f = jax.jit(lambda z, y: (jax.nn.sigmoid(z), jax.nn.sigmoid(z) * (1 - jax.nn.sigmoid(z))))
+    return lambda z, y: jax.block_until_ready(f(z, y))
+
+
+def jax_sweep(act, steps, x, target):
+    """``jit`` + ``vmap`` + ``lax.fori_loop`` of the MSE sweep through ``act`` ("identity" or "sigmoid")."""
+    import jax
+    from jax import lax
+
+    @jax.jit
+    def run(w0, lr):
+        def one(w, rate):  # one run, vmapped over the grid below
+            def body(_, w):
+                u = w * x
+                if act == "sigmoid":
+                    a = jax.nn.sigmoid(u)
+                    g = 2 * (a - target) * a * (1 - a) * x
+                else:
+                    g = 2 * (u - target) * x
+                return w - rate * g
+
+            return lax.fori_loop(0, steps, body, w)
+
+        return jax.vmap(jax.vmap(one, (None, 0)), (0, None))(w0, lr)
+
+    return lambda w0, lr: jax.block_until_ready(run(w0, lr))
+
+
+def jax_fit(steps):
+    """``jit`` of batched logistic regression (every lr in one GEMM), ``steps`` full-batch steps."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    @jax.jit
+    def run(X, y, lr):
+        n, D = X.shape
+
+        def body(_, wb):
+            W, b = wb
+            E = jax.nn.sigmoid(X @ W + b) - y[:, None]
+            return W - lr * (X.T @ E) / n, b - lr * E.mean(axis=0)
+
+        return lax.fori_loop(0, steps, body, (jnp.zeros((D, lr.shape[0])), jnp.zeros(lr.shape[0])))
+
+    return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
