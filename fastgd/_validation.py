@@ -109,7 +109,7 @@ def check_range(x, lo, hi, name, what):
         index = tuple(int(i) for i in np.unravel_index(first, x.shape)) if x.ndim else ()
         raise ValueError(
             f"{name} must be {what} in [{lo}, {hi}]; {count} of {x.size} entries are outside, the first at "
-            f"index {index} (value {flat_x[first]!r}). Pass {what}, e.g. clip them with np.clip({name}, {lo}, {hi})."
+            f"index {index} (value {flat_x[first].item()!r}). Pass {what}, e.g. clip them with np.clip({name}, {lo}, {hi})."
         )
 
 
@@ -146,7 +146,7 @@ def _refuse(bad, arr, name, requirement, what):
         first = int(np.argmax(bad.reshape(-1)))
         raise ValueError(
             f"{name} must be {requirement}; {count} of {arr.size} entries are {what}, the first at index "
-            f"{first} (value {arr.reshape(-1)[first]!r}). Remove or replace them."
+            f"{first} (value {arr.reshape(-1)[first].item()!r}). Remove or replace them."
         )
 
 

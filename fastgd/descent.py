@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from . import _kernels_descent as kd
+from . import _progress
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
@@ -284,12 +285,8 @@ def _kernel_args(x, act, dtype):
 
 
 def _run_with_progress(run, M, chunks):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        raise ImportError("progress=True needs tqdm: pip install tqdm") from None
     bounds = np.linspace(0, M, chunks + 1).astype(int)
-    with tqdm(total=M, unit="w0") as bar:
+    with _progress.bar(M, "w0") as bar:
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             run(lo, hi)
             bar.update(hi - lo)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels_fit as kf
+from . import _progress
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
@@ -34,6 +35,8 @@ class FitResult:
     cost_history : ndarray (P, steps // record_every + 1) or None
         The cost (mean loss + L2 term) at steps 0, record_every, ...; with mini-batches,
         the batch's cost.  A stopped model repeats its last value.
+    record_every : int
+        Steps between two entries of ``cost_history``.
     final_cost : ndarray (P,)
         The cost on the whole data at the final coefficients.
     n_steps : ndarray (P,) of int64
@@ -61,6 +64,7 @@ class FitResult:
     activation: Activation
     classes: np.ndarray | None = None
     feature_names: list | None = None
+    record_every: int = 1
 
     @property
     def best(self):
@@ -152,7 +156,7 @@ def _as_target(y, loss, dtype, n):
 
 
 def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=0.0, fit_intercept=True,
-        method="gd", momentum=0.9, batch_size=None, seed=None, record_every=1, max_abs_w=None):
+        method="gd", momentum=0.9, batch_size=None, seed=None, record_every=1, max_abs_w=None, progress=False):
     """Fit one model per (learning rate, L2 strength) pair, all in the same pass over the data.
 
     The model is ``a = act(X @ w + b)`` and the cost ``mean(loss(a, y)) + (l2 / 2) * ||w||^2``
@@ -199,6 +203,8 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         A model whose coefficients leave this bound, or become NaN, or whose cost does,
         has diverged: it stops with its last good coefficients.  Default
         ``finfo(dtype).max ** 0.25``.
+    progress : bool
+        Show a tqdm progress bar over the steps (needs tqdm, the ``progress`` extra).
 
     Returns
     -------
@@ -261,7 +267,10 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     history = [] if record_every else None
     V = np.zeros((D, P), dtype)
     Vb = np.zeros(P, dtype)
+    bar = _progress.bar(steps, "step") if progress else None
     for s in range(steps + 1):
+        if bar is not None and s:
+            bar.update()
         rows = schedule.rows(s)
         cost, gW, gb = state.gradients(rows)
         if record_every and s % record_every == 0:
@@ -293,6 +302,8 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         if method == "momentum":
             V[:, take], Vb[take] = dW[:, take], db[take]
         n_steps[take] += 1
+    if bar is not None:
+        bar.close()
     if history is not None:  # models stopped early: repeat their last record
         history += [history[-1]] * (steps // record_every + 1 - len(history))
     final_cost = state.gradients(np.arange(n))[0] if batch_size is not None else cost
@@ -300,7 +311,7 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         coef=state.W.T.copy(), intercept=state.b.copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
         cost_history=None if history is None else np.array(history).T.copy(), final_cost=final_cost,
         n_steps=n_steps, converged=status == kf.CONVERGED, diverged=status == kf.DIVERGED, loss_fn=loss,
-        activation=act, classes=classes, feature_names=names,
+        activation=act, classes=classes, feature_names=names, record_every=record_every,
     )
 
 
