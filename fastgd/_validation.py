@@ -109,7 +109,8 @@ def check_range(x, lo, hi, name, what):
         index = tuple(int(i) for i in np.unravel_index(first, x.shape)) if x.ndim else ()
         raise ValueError(
             f"{name} must be {what} in [{lo}, {hi}]; {count} of {x.size} entries are outside, the first at "
-            f"index {index} (value {flat_x[first].item()!r}). Pass {what}, e.g. clip them with np.clip({name}, {lo}, {hi})."
+            f"index {index} (value {flat_x[first].item()!r}). Pass {what}, e.g. clip them with "
+            f"np.clip({name}, {lo}, {hi})."
         )
 
 

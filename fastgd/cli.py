@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -413,11 +414,11 @@ def bench_cases(size):
         zj, yj = jnp.asarray(z), jnp.asarray(y)
         w0j, lrj = jnp.asarray(w0), jnp.asarray(lr)
         Xj, yfj, lrfj = jnp.asarray(X), jnp.asarray(yf), jnp.asarray(lr_fit)
-        for (_, impls), case in zip(cases[:3], ("logistic_vg", "sigmoid_vg", "mse_vg"), strict=True):
-            impls["jax"] = (lambda f=base.jax_elementwise(case): f(zj, yj))
-        for (_, impls), act in zip(cases[3:5], ("identity", "sigmoid"), strict=True):
-            impls["jax"] = (lambda f=base.jax_sweep(act, 100, 1.0, 0.2): f(w0j, lrj))
-        cases[5][1]["jax"] = (lambda f=base.jax_fit(20): f(Xj, yfj, lrfj))
+        peers = [(base.jax_elementwise(case), (zj, yj)) for case in ("logistic_vg", "sigmoid_vg", "mse_vg")]
+        peers += [(base.jax_sweep(act, 100, 1.0, 0.2), (w0j, lrj)) for act in ("identity", "sigmoid")]
+        peers.append((base.jax_fit(20), (Xj, yfj, lrfj)))
+        for (_, impls), (f, inputs) in zip(cases, peers, strict=True):
+            impls["jax"] = partial(f, *inputs)
     return cases
 
 
@@ -440,9 +441,9 @@ def cmd_bench(args):
     print(head)
     for name, impls in cases:
         t = {impl: _median_seconds(fn, repeat) for impl, fn in impls.items()}
-        line = f"{name:<44} {t['numpy'] * 1e3:>10.2f} {t['fastgd'] * 1e3:>10.2f} {t['numpy'] / t['fastgd']:>8.1f}x"
+        line = f"{name:<44} {t['numpy'] * 1e3:>10.3g} {t['fastgd'] * 1e3:>10.3g} {t['numpy'] / t['fastgd']:>8.3g}x"
         if have_jax:
-            line += f" {t['jax'] * 1e3:>9.2f} {t['jax'] / t['fastgd']:>6.1f}x"
+            line += f" {t['jax'] * 1e3:>9.3g} {t['jax'] / t['fastgd']:>6.3g}x"
         print(line, flush=True)
     print()
     print("ratios above 1 mean fastgd is faster; the timed suite is `nox -s bench` (docs/benchmarks.md)")

@@ -70,7 +70,7 @@ def breast_cancer(target=_DEFAULT_TARGET, *, features=None):
     --------
     >>> from fastgd.datasets import breast_cancer
     >>> data = breast_cancer()
-    >>> data.X.shape, data.target_name, sorted(set(data.y))
+    >>> data.X.shape, data.target_name, sorted(set(data.y.tolist()))
     ((569, 30), 'diagnosis', ['benign', 'malignant'])
 
     See Also
@@ -82,7 +82,7 @@ def breast_cancer(target=_DEFAULT_TARGET, *, features=None):
 
 
 def read_csv(path, target=None, *, features=None):
-    """Read a CSV file with a header row into a :class:`Dataset`.
+    r"""Read a CSV file with a header row into a :class:`Dataset`.
 
     Parameters
     ----------
@@ -105,7 +105,7 @@ def read_csv(path, target=None, *, features=None):
     --------
     >>> import pathlib, tempfile
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.csv"
-    >>> _ = path.write_text("a,b,label\\n1,2,yes\\n3,4,no\\n")
+    >>> _ = path.write_text("a,b,label\n1,2,yes\n3,4,no\n")
     >>> data = read_csv(path)
     >>> data.X.tolist(), data.y.tolist(), data.feature_names
     ([[1.0, 2.0], [3.0, 4.0]], ['yes', 'no'], ['a', 'b'])

@@ -79,7 +79,7 @@ def loss_curves(losses=("mse", "mae", "cross_entropy"), *, n_points=401):
         ax_g.set_title(f"{loss.name}: dL/dp")
         for ax in (ax_l, ax_g):
             ax.set_xlabel(label)
-            ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+            ax.grid(alpha=0.3)
     return fig
 
 
@@ -195,8 +195,9 @@ def sweep_heatmap(result):
     Returns
     -------
     matplotlib.figure.Figure
-        One axes with a mesh per class of run (converged: colour = steps; not converged;
-        diverged), the lr axis logarithmic when every lr is positive, and a colour bar.
+        One axes with a mesh per class of run (converged: colour = steps, a run that starts
+        converged drawn as 1 step; not converged; diverged), the lr axis logarithmic when
+        every lr is positive, and a colour bar.
 
     Examples
     --------
@@ -216,10 +217,10 @@ def sweep_heatmap(result):
     ax = fig.subplots()
     x_edges = _edges(lr, log_lr)
     y_edges = _edges(w0, False)
-    steps = np.where(result.converged, result.n_steps, np.nan).astype(np.float64)
-    norm = LogNorm(vmin=1, vmax=max(2.0, np.nanmax(steps, initial=1))) if result.converged.any() else None
-    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(np.where(steps > 0, steps, np.nan)),
-                         cmap="viridis", norm=norm, shading="flat")
+    # a run that starts converged (0 steps) is drawn as 1 step, the bottom of the log scale
+    steps = np.where(result.converged, np.maximum(result.n_steps, 1), np.nan).astype(np.float64)
+    norm = LogNorm(vmin=1, vmax=max(2.0, np.nanmax(steps, initial=1)))
+    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(steps), cmap="viridis", norm=norm, shading="flat")
     fig.colorbar(mesh, ax=ax, label="steps to converge")
     running = ~result.converged & ~result.diverged
     patches = []

@@ -1,0 +1,229 @@
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+import fastgd
+from fastgd import cli, datasets
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------- ranges
+@pytest.mark.parametrize("text, want", [
+    ("0.5", [0.5]),
+    ("0.1, 1,10", [0.1, 1, 10]),
+    ("-1:1:5", np.linspace(-1, 1, 5)),
+    ("1e-3:10:5:log", np.geomspace(1e-3, 10, 5)),
+    ("2:2:1", [2.0]),
+    ("0:1:3:lin", [0, 0.5, 1]),
+])
+def test_parse_numbers(text, want):
+    np.testing.assert_allclose(cli.parse_numbers(text, "--lr"), want, rtol=1e-15)
+
+
+def test_parse_numbers_log_range_has_exact_ends():
+    got = cli.parse_numbers("1e-4:1:50:log", "--lr")
+    assert got[0] == 1e-4 and got[-1] == 1.0 and got.size == 50
+
+
+@pytest.mark.parametrize("text, match", [
+    ("1:2", "is not a range"), ("1:2:3:4", "is not a range"), ("1:2:x", "count 'x' must be a whole number"),
+    ("1:2:0", "at least 1"), ("0:1:5:log", "log range needs start and stop > 0"), ("a,1", "'a' is not a number"),
+    ("inf", "not finite"), ("", "is not a number"),
+])
+def test_parse_numbers_errors(text, match):
+    with pytest.raises(cli.UsageError, match=match):
+        cli.parse_numbers(text, "--lr")
+
+
+# ------------------------------------------------------------- fit
+def test_fit_default_runs_on_embedded_data_and_ranks(capsys):
+    code, out, err = run(capsys, "fit", "--top", "5")
+    assert code == 0 and err == ""
+    data = datasets.breast_cancer().standardized()
+    lr = np.geomspace(1e-3, 100, 32)
+    want = fastgd.fit(data.X, data.y, lr, steps=500, tol=1e-4, l2=1 / 569)
+    assert "569 rows x 30 features (standardized)" in out
+    assert "'benign' -> 0, 'malignant' -> 1" in out
+    rows = [line.split() for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert len(rows) == 5
+    order = np.argsort(np.where(want.diverged, np.inf, want.final_cost), kind="stable")
+    np.testing.assert_allclose([float(r[1]) for r in rows], lr[order[:5]], rtol=1e-3)
+    acc = ((want.predict(data.X, order[0]) == data.y).mean())
+    assert f"best learning rate: {want.best_lr:g}" in out
+    assert f"training accuracy {acc:.2%}" in out
+    assert "... 27 more" in out
+
+
+def test_fit_csv_with_outputs(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2))
+    y = X @ [2.0, -1.0] + 3.0
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"u": X[:, 0], "v": X[:, 1], "out": y}).to_csv(path, index=False)
+    code, out, err = run(capsys, "fit", str(path), "--loss", "mse", "--lr", "0.1,0.5,5", "--steps", "200",
+                         "--no-standardize", "--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "c.png"))
+    assert code == 0, err
+    assert "linear regression" in out and "accuracy" not in out
+    table = pd.read_csv(tmp_path / "r.csv")
+    want = fastgd.fit(X, y, [0.1, 0.5, 5], loss="mse", steps=200, tol=1e-4)
+    np.testing.assert_array_equal(table["lr"], [0.1, 0.5, 5])
+    np.testing.assert_allclose(table[["coef_u", "coef_v"]], want.coef, rtol=1e-15)
+    np.testing.assert_allclose(table["intercept"], want.intercept, rtol=1e-15)
+    assert table["status"].tolist() == ["converged", "converged", "diverged"]
+    assert imread(tmp_path / "c.png").shape[2] in (3, 4)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_fit_other_formats(capsys, tmp_path, suffix):
+    out_path = tmp_path / f"r{suffix}"
+    code, _, err = run(capsys, "fit", "--lr", "0.1,1", "--steps", "20", "--l2", "0,0.01", "--out", str(out_path))
+    assert code == 0, err
+    cols = dict(np.load(out_path)) if suffix == ".npz" else pd.read_parquet(out_path)
+    np.testing.assert_allclose(cols["lr"], [0.1, 0.1, 1, 1])
+    np.testing.assert_allclose(cols["l2"], [0, 0.01, 0, 0.01])
+    assert len(cols["coef_mean_radius"]) == 4 and (np.asarray(cols["accuracy"]) > 0.8).all()
+
+
+# ------------------------------------------------------------- sweep
+def test_sweep_summary_and_outputs(capsys, tmp_path):
+    code, out, err = run(capsys, "sweep", "--w0", "-5:5:11", "--lr", "0.01,0.4,1.5", "--steps", "300",
+                         "--tol", "1e-10", "--out", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png"))
+    assert code == 0, err
+    want = fastgd.descend("mse", np.linspace(-5, 5, 11), [0.01, 0.4, 1.5], steps=300, tol=1e-10)
+    assert f"converged {want.converged.mean():.1%}, diverged {want.diverged.mean():.1%}" in out
+    best = want.best()
+    assert f"best run: w0={best['w0']:g}, lr={best['lr']:g}: loss {best['loss']:.6g}" in out
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 33
+    np.testing.assert_allclose([float(r["w"]) for r in rows], want.w.ravel(), rtol=1e-15)
+    assert [r["diverged"] for r in rows[:3]] == ["False", "False", "True"]
+    assert imread(tmp_path / "s.png").ndim == 3
+
+
+def test_sweep_negative_ranges_after_options(capsys):
+    code, out, err = run(capsys, "sweep", "--w0", "-2:-1:2", "--target", "-0.5", "--lr", ".1", "--steps", "5")
+    assert code == 0, err
+    assert "mse(identity(1 w), -0.5)" in out and "2 w0 x 1 lr" in out
+
+
+def test_sweep_sigmoid_notes_vanishing_gradient(capsys):
+    code, out, _ = run(capsys, "sweep", "--activation", "sigmoid", "--lr", "1e-3:1e3:7:log", "--steps", "50")
+    assert code == 0 and "vanishing gradient" in out
+
+
+# ------------------------------------------------------------- plot, bench, formulas
+@pytest.mark.parametrize("name, extra", [
+    ("loss_curves", ["--losses", "mse,logistic"]),
+    ("activation_curves", ["--activations", "tanh"]),
+    ("trajectory", ["--w0", "-3", "--lr", "0.1,1.2"]),
+    ("sweep_heatmap", ["--w0", "-1:1:5", "--lr", "0.1:1:4"]),
+    ("cost_curves", ["--lr", "0.1,1", "--steps", "10"]),
+    ("vanishing_gradient", ["--depth", "5", "--quiet"]),
+])
+def test_plot_command(capsys, tmp_path, name, extra):
+    path = tmp_path / f"{name}.png"
+    code, out, err = run(capsys, "plot", name, "-o", str(path), *extra)
+    assert code == 0, err
+    img = imread(path)
+    assert img.shape[0] > 100 and (img[..., :3] < 0.9).mean() > 0.01
+
+
+def test_bench_prints_ratios(capsys):
+    code, out, err = run(capsys, "bench", "--size", "1000", "--repeat", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("case"))
+    rows = lines[head + 1: head + 7]
+    assert all(row.endswith("x") for row in rows) and lines[head + 7] == ""
+    for row in rows:
+        ratios = [float(tok[:-1]) for tok in row.split() if tok.endswith("x") and tok[:-1].replace(".", "").isdigit()]
+        assert ratios and all(r > 0 for r in ratios)
+
+
+def test_formulas_and_no_command(capsys):
+    code, out, _ = run(capsys, "formulas")
+    assert code == 0 and "log_loss (target 1)" in out and "leaky_relu" in out
+    code, out, _ = run(capsys)
+    assert code == 0 and "fit" in out and "start:stop:count:log" in out
+
+
+# ------------------------------------------------------------- bad input: one line, exit 2, no file
+@pytest.mark.parametrize("argv, match", [
+    (["fit", "missing.csv"], "no such data file"),
+    (["fit", "--target", "nope"], "no target column 'nope'"),
+    (["fit", "--lr", "1e-3:10"], "is not a range"),
+    (["fit", "--lr", "-1"], "lr must be >= 0"),
+    (["fit", "--loss", "mse"], "holds labels, not numbers"),
+    (["fit", "--loss", "nope"], "invalid choice"),
+    (["fit", "--steps", "x"], "invalid int value"),
+    (["fit", "--out", "r.txt"], "unknown file type '.txt'"),
+    (["fit", "--out", "no/such/dir/r.csv"], "does not exist"),
+    (["fit", "--plot", "c.xyz"], "unknown file type"),
+    (["sweep", "--steps", "-1"], "steps must be an integer >= 0"),
+    (["sweep", "--w0", "nan"], "not finite"),
+    (["plot", "loss_curves", "-o", "x.png", "--losses", "nope"], "unknown name 'nope'"),
+    (["plot"], "required: NAME"),
+    (["bench", "--size", "10"], "at least 100"),
+    (["nope"], "invalid choice"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, match):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("fastgd: error: ") and match in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_bad_data_leaves_no_output_file(capsys, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n1,2,0\n3,,1\n")
+    code, _, err = run(capsys, "fit", str(path), "--out", str(tmp_path / "r.csv"))
+    assert code == 2 and "column 'b'" in err and "line 3" in err
+    path.write_text("a,b,y\n1,x,0\n3,4,1\n")
+    code, _, err = run(capsys, "fit", str(path), "--out", str(tmp_path / "r.csv"))
+    assert code == 2 and "not numeric" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]
+
+
+def test_failed_write_removes_the_temporary_file(tmp_path):
+    def boom(tmp):
+        with open(tmp, "w") as f:
+            f.write("partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        cli._atomic_write(tmp_path / "r.csv", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_without_pyarrow_is_refused_before_running(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    code, out, err = run(capsys, "fit", "--out", str(tmp_path / "r.parquet"))
+    assert code == 2 and "needs pyarrow" in err and out == ""
+
+
+def test_plot_without_matplotlib_is_refused_before_running(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    code, out, err = run(capsys, "sweep", "--plot", str(tmp_path / "s.png"))
+    assert code == 2 and "needs matplotlib" in err and out == ""
+
+
+def test_console_script_and_module_entry_points():
+    done = subprocess.run([sys.executable, "-m", "fastgd", "fit", "--lr", "1", "--steps", "3"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "best learning rate: 1" in done.stdout
+    assert done.stderr == ""  # not a terminal: no progress bar
+    bad = subprocess.run([sys.executable, "-m", "fastgd", "fit", "--lr", "x"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
