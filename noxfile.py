@@ -49,6 +49,7 @@ def bench(session):
 
 @nox.session
 def docs(session):
-    """Every example in docs/ and the README runs."""
-    session.install(".[test]")
-    session.run("python", "-m", "pytest", "docs", "README.md", "-p", "no:cacheprovider")
+    """Every example in docs/ and the README runs, then the mkdocs site builds with warnings as errors."""
+    session.install(".[test,docs]")
+    session.run("python", "-m", "pytest", "docs", "README.md", "tests/test_docs.py", "-p", "no:cacheprovider")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})

@@ -1,8 +1,10 @@
 """fastgd: Numba-jitted losses, derivatives and batched gradient descent.
 
 Public modules: :mod:`fastgd.losses`, :mod:`fastgd.activations`,
-:mod:`fastgd.special`.  Kernels compile on first use and are cached on disk
-(``cache=True``); :func:`warmup` compiles the common ones ahead of time.
+:mod:`fastgd.special`, :mod:`fastgd.descent`, :mod:`fastgd.fit`, and, imported on
+first use, :mod:`fastgd.plot` (needs matplotlib) and :mod:`fastgd.datasets`.
+Kernels compile on first use and are cached on disk (``cache=True``);
+:func:`warmup` compiles the common ones ahead of time.
 """
 
 from . import _extending, _libm, activations, descent, losses, special
@@ -15,6 +17,15 @@ __version__ = "0.1.0"
 
 for _name in ("exp", "log", "log1p", "sigmoid", "softplus", "log_sigmoid"):
     _extending.register_scalar(getattr(special, _name), getattr(_libm, _name))
+
+
+def __getattr__(name):
+    # plot needs matplotlib and datasets reads a file: neither is paid for at import
+    if name in ("plot", "datasets"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")
 
 
 def warmup(dtypes=("float64", "float32")):
@@ -67,12 +78,14 @@ __all__ = [
     "FitResult",
     "Loss",
     "activations",
+    "datasets",
     "descend",
     "descent",
     "fit",
     "get_activation",
     "get_loss",
     "losses",
+    "plot",
     "special",
     "warmup",
 ]

@@ -1,4 +1,4 @@
-"""``python -m fastgd``: a tour of every loss and activation on an embedded default."""
+"""``python -m fastgd``: the ``fastgd`` command (fit, sweep, bench, plot, formulas)."""
 
 import sys
 
