@@ -31,6 +31,7 @@ RANGES = """\
 numbers: a single value (0.5), a comma list (0.01,0.1,1), or a range
 start:stop:count for count evenly spaced values from start to stop inclusive,
 start:stop:count:log for count values evenly spaced on a log scale (start, stop > 0).
+Negative values may follow the option directly: --w0 -5:5:101.
 """
 TABLE_FORMATS = (".csv", ".parquet", ".npz")
 PLOTS = ("loss_curves", "activation_curves", "trajectory", "sweep_heatmap", "cost_curves", "vanishing_gradient")
@@ -242,10 +243,13 @@ def _accuracy(res, data):
     if res.classes is None:
         return None
     y01 = data.y == res.classes[1]
-    out = res.activation.value(data.X @ res.coef.T + res.intercept)  # (n, models)
     threshold = 0.0 if res.loss_fn.name == "logistic" else 0.5
-    with np.errstate(invalid="ignore"):
-        return ((out >= threshold) == y01[:, None]).mean(axis=0)
+    acc = np.empty(res.coef.shape[0])
+    for m in range(acc.size):  # one model at a time: no (n, models) temporary
+        with np.errstate(all="ignore"):  # a diverged model's huge coefficients
+            out = res.activation.value(data.X @ res.coef[m] + res.intercept[m])
+        acc[m] = np.mean((out >= threshold) == y01)
+    return acc
 
 
 def _status(converged, diverged):
