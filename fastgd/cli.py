@@ -258,6 +258,8 @@ def _status(converged, diverged):
 
 def cmd_fit(args):
     """``fastgd fit``: the learning-rate grid search."""
+    if args.top is not None and args.top < 1:
+        raise UsageError(f"--top must be at least 1; got {args.top}.")
     out = _check_output(args.out, TABLE_FORMATS, "--out")
     plot = _check_plot(args.plot)
     data, res, seconds = _run_fit(args)

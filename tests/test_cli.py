@@ -175,6 +175,7 @@ def test_formulas_and_no_command(capsys):
     (["plot", "loss_curves", "-o", "x.png", "--losses", "nope"], "unknown name 'nope'"),
     (["plot"], "required: NAME"),
     (["bench", "--size", "10"], "at least 100"),
+    (["fit", "--top", "0"], "--top must be at least 1"),
     (["nope"], "invalid choice"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, match):
