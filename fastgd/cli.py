@@ -240,16 +240,11 @@ def _run_fit(args):
 
 
 def _accuracy(res, data):
+    """Training accuracy of every model, by FitResult.predict (one model at a time: no (n, models) temporary)."""
     if res.classes is None:
         return None
-    y01 = data.y == res.classes[1]
-    threshold = 0.0 if res.loss_fn.name == "logistic" else 0.5
-    acc = np.empty(res.coef.shape[0])
-    for m in range(acc.size):  # one model at a time: no (n, models) temporary
-        with np.errstate(all="ignore"):  # a diverged model's huge coefficients
-            out = res.activation.value(data.X @ res.coef[m] + res.intercept[m])
-        acc[m] = np.mean((out >= threshold) == y01)
-    return acc
+    with np.errstate(all="ignore"):  # a diverged model's huge coefficients
+        return np.array([np.mean(res.predict(data.X, m) == data.y) for m in range(res.coef.shape[0])])
 
 
 def _status(converged, diverged):
