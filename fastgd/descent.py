@@ -178,8 +178,8 @@ def descend(
         Keep ``w`` and the loss every this many steps (0: no history).
     max_abs_w : float, optional
         A run diverges when an update makes ``|w|`` larger than this, or NaN/inf; default
-        ``finfo(dtype).max ** 0.25`` (1.3e77 for float64, 4.3e9 for float32), so the loss
-        stays finite.  A run whose loss is not finite at the end is flagged too.
+        ``finfo(dtype).max ** 0.25`` (1.2e77 for float64, 4.3e9 for float32), so the loss
+        stays finite; larger values are refused.  A run whose loss is not finite at the end is flagged too.
     newton_min_curvature : float
         See ``method``.
     max_history_bytes : int, optional
@@ -228,8 +228,11 @@ def descend(
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
     tol = None if tol is None else v.real_param(tol, "tol", minimum=0.0, strict=False)
-    bound = float(np.finfo(dtype).max) ** 0.25 if max_abs_w is None else v.real_param(
-        max_abs_w, "max_abs_w", minimum=0.0, strict=True)
+    max_bound = float(np.finfo(dtype).max) ** 0.25
+    bound = max_bound if max_abs_w is None else v.real_param(max_abs_w, "max_abs_w", minimum=0.0, strict=True)
+    if bound > max_bound:
+        raise ValueError(f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "
+                         f"which the loss overflows; pass a smaller max_abs_w (or float64 w0 and lr).")
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
     if w0_arr.size and np.abs(w0_arr).max() > bound:
         raise ValueError(f"w0 has entries beyond max_abs_w={bound:.3g}, where runs count as diverged; "

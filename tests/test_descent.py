@@ -219,6 +219,7 @@ def test_history_memory_limit():
         (dict(steps=10, loss="logistic", target=2.0), r"target must be in \[0, 1\] for logistic"),
         (dict(steps=10, w0=["a"]), "w0 must be real numbers"),
         (dict(steps=10, w0=[1e100]), "w0 has entries beyond max_abs_w"),
+        (dict(steps=10, max_abs_w=1e100), r"max_abs_w=1e\+100 is above 1.16e\+77"),
         (dict(steps=10, w0=np.float32([1.0]), lr=np.float32([0.1]), x=1e50), r"x=1e\+50 does not fit in float32"),
     ],
 )
@@ -228,6 +229,19 @@ def test_bad_input(kwargs, match):
     loss, w0, lr = args.pop("loss"), args.pop("w0"), args.pop("lr")
     with pytest.raises((ValueError, TypeError), match=match):
         descend(loss, w0, lr, **args)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("method", ["gd", "momentum"])
+def test_a_run_that_stays_just_inside_the_bound_is_not_diverged(method, dtype):
+    # lr=1 flips w -> -w forever at |w| = 9.9 < 10: the kernel's cheap per-chunk test (sum of
+    # squared weights) fires every chunk, and the exact replay must clear the run each time
+    w0 = np.array([9.9, -9.9, 10.5 / 1.05], dtype)
+    lr = np.array([1.0, 0.999], dtype)
+    res = descend("mse", w0, lr, steps=300, max_abs_w=10.0, method=method, momentum=0.0)
+    assert not res.diverged.any()
+    assert (res.n_steps == 300).all()
+    np.testing.assert_array_equal(res.w[:, 0], w0)
 
 
 @pytest.mark.parametrize("act", ["identity", "sigmoid"])
