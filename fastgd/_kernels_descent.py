@@ -81,7 +81,7 @@ def _tracked_step(loss, act, method, w, vel, lr, x, t, momentum, min_curv, tol, 
     g, w_next, d = step(loss, act, method, w, vel, lr, x, t, momentum, min_curv)
     if tol is not None:
         ag = abs(g)
-        gmin = gmin if gmin < ag else ag  # one vminpd; a NaN g leaves gmin alone (wsq catches it)
+        gmin = gmin if gmin < ag else ag  # one vminpd; a NaN g gives a NaN weight, which wsq catches
     # one FMA: if any |w| left the bound, the sum of squares did too (and NaN stays NaN)
     wsq = wsq + w_next * w_next
     return w_next, d if method == MOMENTUM else vel, gmin, wsq
@@ -214,18 +214,19 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
 @jit_kernel(parallel=True)
 def descend_rows(
     loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv,
-    row_lo, row_hi, nblocks, record_every, w, n_steps, status, hist_w, hist_l,
+    nblocks, record_every, w, n_steps, status, hist_w, hist_l, rows_done,
 ):
-    """Run rows [row_lo, row_hi) of the grid; outputs are (M, K) arrays.
+    """Run every row of the grid; outputs are (M, K) arrays.
 
-    Rows go to threads in ``nblocks`` blocks, each block with its own scratch rows.
+    Rows go to threads in ``nblocks`` blocks, each block with its own scratch rows;
+    block b counts its finished rows in ``rows_done[b]`` (read by the progress bar).
     """
     K = lr.size
-    rows = row_hi - row_lo
+    M = w0.size
     for b in prange(nblocks):
         scratch = np.empty((7, K), dtype=w.dtype)
         flag = np.empty(K, dtype=np.bool_)
-        for i in range(row_lo + b * rows // nblocks, row_lo + (b + 1) * rows // nblocks):
+        for i in range(b * M // nblocks, (b + 1) * M // nblocks):
             wo = w[i]
             si = status[i]
             _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv,
@@ -234,6 +235,7 @@ def descend_rows(
                 # a bounded weight whose loss is not finite has diverged too
                 overflow = si[k] != DIVERGED and not (abs(chain_value(loss, act, wo[k], x, t)) < np.inf)
                 si[k] = OVERFLOW if overflow else si[k]
+            rows_done[b] += 1
 
 
 @jit_kernel(parallel=True)

@@ -19,10 +19,9 @@ from .activations import Activation, get_activation
 from .losses import Loss, get_loss
 
 METHODS = {"gd": kd.GD, "momentum": kd.MOMENTUM, "newton": kd.NEWTON}
-# with a progress bar the rows run in up to 50 kernel calls of >= 2e7 updates each,
-# so the calls' start-up stays a few percent of the run
-_PROGRESS_CHUNKS = 50
-_PROGRESS_MIN_UPDATES = 2 * 10**7
+# rows are dealt to threads in this many blocks per thread (load balance: runs that
+# stop early make some rows cheaper); results do not depend on it
+BLOCKS_PER_THREAD = 8
 
 
 @dataclass(frozen=True)
@@ -185,8 +184,9 @@ def descend(
     max_history_bytes : int, optional
         Refuse histories larger than this; default a quarter of the available memory.
     progress : bool
-        Show a tqdm progress bar over the rows (needs tqdm, the ``progress`` extra).  The rows
-        then run in chunks of at least 2e7 updates, so short sweeps show a bar of one step.
+        Show a tqdm progress bar over the rows (needs tqdm, the ``progress`` extra).  The
+        kernel runs in a worker thread and counts finished rows; the calling thread redraws
+        the bar every 0.1 s.
 
     Returns
     -------
@@ -262,19 +262,20 @@ def descend(
     x_arg, act_arg = _kernel_args(x, act, dtype)
     tol_arg = None if tol is None else c(tol)  # None compiles the convergence check out
 
-    def run(lo, hi):
+    nblocks = min(M, BLOCKS_PER_THREAD * numba.get_num_threads())
+    rows_done = np.zeros(max(nblocks, 1), np.int64)  # the progress bar's counters, one per block
+
+    def run():
         kd.descend_rows(
             loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, tol_arg, c(bound),
-            c(momentum), c(min_curv), lo, hi, min(hi - lo, 8 * numba.get_num_threads()), record_every,
-            w, n_steps, status, hist_w, hist_l,
+            c(momentum), c(min_curv), nblocks, record_every, w, n_steps, status, hist_w, hist_l, rows_done,
         )
 
-    if K:
+    if K and M:
         if progress and M > 1:
-            chunks = min(M, _PROGRESS_CHUNKS, max(1, M * K * max(steps, 1) // _PROGRESS_MIN_UPDATES))
-            _run_with_progress(run, M, chunks)
+            _progress.run_with_bar(run, rows_done, M, "w0")
         else:
-            run(0, M)
+            run()
     return DescentResult(
         w=w, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
         activation=act, x=x, target=target, method=method, history_w=hist_w if record_every else None,
@@ -285,11 +286,3 @@ def descend(
 def _kernel_args(x, act, dtype):
     """X == 1 and the identity activation go to the kernels as None: compiled out (the same bits)."""
     return (None if x == 1.0 else dtype.type(x)), (None if act.name == "identity" else act)
-
-
-def _run_with_progress(run, M, chunks):
-    bounds = np.linspace(0, M, chunks + 1).astype(int)
-    with _progress.bar(M, "w0") as bar:
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            run(lo, hi)
-            bar.update(hi - lo)

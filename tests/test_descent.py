@@ -147,20 +147,46 @@ def test_thread_count_and_chunking_do_not_change_results(monkeypatch):
         one = descend("mse", w0, lr, **kw)
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    monkeypatch.setattr(fastgd.descent, "_PROGRESS_MIN_UPDATES", 1)  # one kernel call per row
-    calls = []
-    real = fastgd.descent._run_with_progress
-
-    def spy(run, M, chunks):
-        calls.append(chunks)
-        real(run, M, chunks)
-
-    monkeypatch.setattr(fastgd.descent, "_run_with_progress", spy)
-    chunked = descend("mse", w0, lr, progress=True, **kw)
-    assert calls == [w0.size]
-    for r in (one, chunked):
+    monkeypatch.setattr(fastgd.descent, "BLOCKS_PER_THREAD", 1)
+    coarse = descend("mse", w0, lr, **kw)
+    monkeypatch.setattr(fastgd.descent, "BLOCKS_PER_THREAD", 1000)  # one row per block
+    fine = descend("mse", w0, lr, **kw)
+    with_bar = descend("mse", w0, lr, progress=True, **kw)  # the kernel in a worker thread
+    results = [one, coarse, fine, with_bar]
+    for r in results:
         for name in ("w", "loss", "grad", "n_steps", "converged", "diverged"):
             np.testing.assert_array_equal(getattr(r, name), getattr(many, name), err_msg=name)
+
+
+def test_progress_bar_counts_every_row_and_reraises_worker_errors(monkeypatch, capsys):
+    import tqdm.auto
+
+    counts = []
+    real_tqdm = tqdm.auto.tqdm
+
+    class Spy(real_tqdm):
+        def close(self):
+            counts.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Spy)
+    monkeypatch.setattr(fastgd._progress, "POLL_SECONDS", 0.001)
+    monkeypatch.setattr(fastgd._progress, "DELAY_SECONDS", 0)  # draw even a short run's bar
+    descend("mse", np.linspace(-3, 3, 23), [0.1, 0.2], steps=2000, progress=True)
+    assert counts and set(counts) == {(23, 23)}  # tqdm may close twice
+
+    drawn = len(counts)
+    monkeypatch.setattr(fastgd._progress, "DELAY_SECONDS", 10.0)  # a run this short draws nothing
+    descend("mse", np.linspace(-3, 3, 23), [0.1, 0.2], steps=20, progress=True)
+    assert len(counts) == drawn
+
+    def boom():
+        raise RuntimeError("kernel failed")
+
+    with pytest.raises(RuntimeError, match="kernel failed"):  # the kernel's error, and the painter lives on
+        fastgd._progress.run_with_bar(boom, np.zeros(1, np.int64), 5, "w0")
+    res = descend("mse", [1.0], [0.1], steps=3, progress=True)
+    assert res.n_steps[0, 0] == 3
 
 
 def test_float32_stays_float32_and_agrees_with_float64():
