@@ -27,22 +27,33 @@ RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 
 
 @jit_helper
-def _losses_in_place(loss, act, zm, yb, nb, cost, gb, m):
-    """zm[j] <- dL/dz at zm[j]; cost[m] and gb[m] accumulate the losses and the dL/dz."""
+def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
+    """zm[j] <- dL/dz at zm[j]; gb[m] accumulates the dL/dz, and cost[m] the losses
+    (``want_cost``) or else the squared z (a cheap proof that the losses are finite)."""
     cs = zm[0] * 0
+    if want_cost:
+        for j in range(nb):
+            v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
+            cs += v
+            zm[j] = e
+    else:  # the loss value (a log for the log losses) is most of the elementwise work
+        for j in range(nb):
+            z = zm[j]
+            cs += z * z
+            zm[j] = chain.grad(loss, act, z, yb[j])
+    # summed in a loop of its own, so both branches add in the same order (LLVM picks the
+    # vector interleave from the loop body): results do not depend on record_every
     gs = zm[0] * 0
     for j in range(nb):
-        v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
-        cs += v
-        gs += e
-        zm[j] = e
+        gs += zm[j]
     cost[m] += cs
     gb[m] += gs
 
 
 @jit_kernel(parallel=True)
-def grad_pass(loss, act, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, Xbuf, Zbuf, Ybuf):
-    """Sum over ``rows`` of losses, dL/dz and X^T dL/dz for every model (rows of Wt, shape (P, D)).
+def grad_pass(loss, act, want_cost, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, Xbuf, Zbuf, Ybuf):
+    """Sum over ``rows`` of losses (or z^2, see _losses_in_place), dL/dz and X^T dL/dz for every
+    model (rows of Wt, shape (P, D)).
 
     Writes per-chunk partial sums into G_acc (C, D, P), gb_acc (C, P), cost_acc (C, P).
     Each block of rows is first gathered transposed (Xbuf (C, D, B)) so that every inner
@@ -101,7 +112,7 @@ def grad_pass(loss, act, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, Xbuf, Zbuf,
                         zm[j] += w0 * x0[j]
                 d += 1
             for m in range(P):  # E = dL/dz in place, costs summed
-                _losses_in_place(loss, act, Zt[m], yb, nb, cost, gb, m)
+                _losses_in_place(loss, act, want_cost, Zt[m], yb, nb, cost, gb, m)
             # G += X_b^T @ E as dot products, 4 models a pass (5 loads per 4 FMAs),
             # models outside the features so the 4 rows of E^T stay in L1
             m = 0

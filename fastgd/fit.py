@@ -272,13 +272,14 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         if bar is not None and s:
             bar.update()
         rows = schedule.rows(s)
-        cost, gW, gb = state.gradients(rows)
-        if record_every and s % record_every == 0:
+        recording = bool(record_every) and s % record_every == 0
+        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps)
+        if recording:
             history.append(cost)
         if s == steps:
             break
         live = status == kf.RUNNING
-        status[live & ~np.isfinite(cost)] = kf.DIVERGED
+        status[live & ~finite] = kf.DIVERGED
         if tol is not None:
             gnorm = np.sqrt(np.sum(gW.astype(np.float64) ** 2, axis=0) + gb.astype(np.float64) ** 2)
             status[(status == kf.RUNNING) & (gnorm <= tol)] = kf.CONVERGED
@@ -306,7 +307,9 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         bar.close()
     if history is not None:  # models stopped early: repeat their last record
         history += [history[-1]] * (steps // record_every + 1 - len(history))
-    final_cost = state.gradients(np.arange(n))[0] if batch_size is not None else cost
+    if batch_size is not None or cost is None:  # the whole data's cost at the final coefficients
+        cost = state.gradients(np.arange(n) if batch_size is not None else rows, want_cost=True)[0]
+    final_cost = cost
     return FitResult(
         coef=state.W.T.copy(), intercept=state.b.copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
         cost_history=None if history is None else np.array(history).T.copy(), final_cost=final_cost,
@@ -330,17 +333,34 @@ class _State:
         self.Xbuf = np.empty((kf.NCHUNKS, D, kf.BLOCK), dtype)
         self.Zbuf = np.empty((kf.NCHUNKS, P, kf.BLOCK), dtype)
         self.Ybuf = np.empty((kf.NCHUNKS, kf.BLOCK), dtype)
+        self.z2_max = float(np.finfo(dtype).max) ** 0.5
+        self.y_small = bool(np.all(np.abs(y) <= self.z2_max ** 0.5))
 
-    def gradients(self, rows):
-        """(cost, dcost/dW, dcost/db) of every model over ``rows``."""
-        kf.grad_pass(self.loss, self.act, self.X, self.y, rows, np.ascontiguousarray(self.W.T), self.b,
-                     self.G_acc, self.gb_acc, self.cost_acc, self.Xbuf, self.Zbuf, self.Ybuf)
+    def gradients(self, rows, want_cost):
+        """(cost or None, cost is finite, dcost/dW, dcost/db) of every model over ``rows``.
+
+        Without ``want_cost`` the kernel skips the loss values (for the log losses, a log
+        per row and model: a third of a step) and sums z^2 instead.  If that sum is at
+        most ``finfo.max ** 0.5`` every |z| is at most ``finfo.max ** 0.25`` and, with
+        |y| as small, every loss is finite (the largest, MSE's, is below 5 finfo.max ** 0.5);
+        otherwise the pass is run again with the losses.
+        """
         n = rows.size
+        kf.grad_pass(self.loss, self.act, want_cost or not self.y_small, self.X, self.y, rows,
+                     np.ascontiguousarray(self.W.T), self.b, self.G_acc, self.gb_acc, self.cost_acc,
+                     self.Xbuf, self.Zbuf, self.Ybuf)
         with np.errstate(all="ignore"):
-            cost = self.cost_acc.sum(axis=0) / n + 0.5 * self.l2_m * np.sum(self.W * self.W, axis=0)
+            penalty = 0.5 * self.l2_m * np.sum(self.W * self.W, axis=0)
+            if want_cost or not self.y_small:
+                cost = self.cost_acc.sum(axis=0) / n + penalty
+                finite = np.isfinite(cost)
+            else:
+                if not np.all(self.cost_acc.sum(axis=0) <= self.z2_max):  # a huge or NaN z: check exactly
+                    return self.gradients(rows, want_cost=True)
+                cost, finite = None, np.isfinite(penalty)
             gW = self.G_acc.sum(axis=0) / n + self.l2_m * self.W
             gb = self.gb_acc.sum(axis=0) / n if self.fit_intercept else np.zeros_like(self.b)
-        return cost, gW, gb
+        return cost, finite, gW, gb
 
     def newton(self, rows, gW, gb, live):
         """Newton directions, with the gradient itself where the Hessian is not positive definite."""

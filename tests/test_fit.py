@@ -114,6 +114,28 @@ def test_a_diverged_model_spoils_nothing():
     assert np.isfinite(both.coef).all() and both.best == 0
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("loss", ["mse", "logistic", "huber"])
+def test_skipping_the_loss_values_between_records_changes_nothing(loss, dtype):
+    # record_every=0 runs the kernel without loss values (z^2 as the finiteness proof),
+    # record_every=1 with them at every step: same models, same divergence steps
+    X, y = _data(classify=loss == "logistic")
+    X = X.astype(dtype)
+    lr = [0.01, 0.5, 3.0, 1e3, 1e9]
+    exact = fastgd.fit(X, y, lr, loss=loss, steps=40, record_every=1)
+    cheap = fastgd.fit(X, y, lr, loss=loss, steps=40, record_every=0)
+    assert exact.diverged[-1] or loss != "mse"  # logistic, huber: bounded gradients, |w| grows slowly
+    for name in ("coef", "intercept", "n_steps", "diverged", "converged", "final_cost"):
+        np.testing.assert_array_equal(getattr(cheap, name), getattr(exact, name), err_msg=name)
+
+
+def test_huge_targets_still_flag_an_infinite_cost():
+    # |y| beyond finfo.max ** 0.25 makes MSE's cost overflow whatever z is: every step checks it
+    X, y = _data(classify=False)
+    res = fastgd.fit(X, y * 1e160, [0.1], loss="mse", steps=5, record_every=0)
+    assert res.diverged.all() and res.n_steps[0] == 0
+
+
 def test_thread_count_does_not_change_results():
     X, y = _data(n=5000)
     many = fastgd.fit(X, y, [0.1, 1.0], steps=20)
