@@ -47,6 +47,8 @@ def run_with_bar(run, counters, total, unit):
     _tqdm()  # no tqdm: the ImportError before any work
     job = _Job(counters, total, unit)
     _painter().put(job)
+    if DELAY_SECONDS <= 0:  # a bar for every run: let the painter start it first
+        job.claimed.wait()
     try:
         run()
     finally:
@@ -65,6 +67,7 @@ class _Job:
         self.lock = threading.Lock()
         self.done = threading.Event()  # set by the caller when the kernel returns
         self.drawing = False  # set by the painter, under the lock, when it starts a bar
+        self.claimed = threading.Event()  # set by the painter once it has decided to draw
         self.finished = threading.Event()  # set by the painter when the bar is closed
         self.error = None
 
@@ -93,6 +96,7 @@ def _paint_forever(jobs):
                 if job.done.is_set() and DELAY_SECONDS > 0:
                     continue  # finished before a bar was worth drawing
                 job.drawing = True
+                job.claimed.set()
             with bar(job.total, job.unit) as b:
                 while True:
                     finished = job.done.wait(POLL_SECONDS)
@@ -102,4 +106,5 @@ def _paint_forever(jobs):
         except BaseException as e:  # handed to the caller's thread
             job.error = e
         finally:
+            job.claimed.set()
             job.finished.set()
