@@ -11,10 +11,12 @@ of the (M, K) outputs; inside a row the step loop is outside and the lr axis
 innermost, so a step is a vectorized sweep over K runs that stay in L1.
 
 Steps run in chunks.  Within a chunk every run is updated blindly (frozen runs
-have a zero learning rate) while the running min |g| and max |w| are tracked;
-after the chunk, a live run whose trackers show an event (|g| <= tol, |w| over
-the bound, NaN) is replayed from the chunk start one step at a time with full
-checks, so it stops at exactly the step it would have stopped at.  Every run is
+have a zero learning rate) while the running min |g| and the sum of squared
+weights are tracked (the sum exceeds bound^2 whenever one |w| exceeds the bound,
+and sometimes when none does); after the chunk, a live run whose trackers show a
+possible event (|g| <= tol, |w| over the bound, NaN) is replayed from the chunk
+start one step at a time with full checks, so it stops at exactly the step it
+would have stopped at.  Every run is
 computed on its own, so results do not depend on the thread count or chunking.
 """
 

@@ -273,7 +273,8 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
             bar.update()
         rows = schedule.rows(s)
         recording = bool(record_every) and s % record_every == 0
-        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps)
+        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps,
+                                               live=status == kf.RUNNING)
         if recording:
             history.append(cost)
         if s == steps:
@@ -336,14 +337,15 @@ class _State:
         self.z2_max = float(np.finfo(dtype).max) ** 0.5
         self.y_small = bool(np.all(np.abs(y) <= self.z2_max ** 0.5))
 
-    def gradients(self, rows, want_cost):
+    def gradients(self, rows, want_cost, live=None):
         """(cost or None, cost is finite, dcost/dW, dcost/db) of every model over ``rows``.
 
         Without ``want_cost`` the kernel skips the loss values (for the log losses, a log
         per row and model: a third of a step) and sums z^2 instead.  If that sum is at
         most ``finfo.max ** 0.5`` every |z| is at most ``finfo.max ** 0.25`` and, with
         |y| as small, every loss is finite (the largest, MSE's, is below 5 finfo.max ** 0.5);
-        otherwise the pass is run again with the losses.
+        otherwise the pass is run again with the losses.  Only the ``live`` models count
+        (a diverged model's last weights may be near the bound: no reason to slow the rest).
         """
         n = rows.size
         kf.grad_pass(self.loss, self.act, want_cost or not self.y_small, self.X, self.y, rows,
@@ -355,7 +357,8 @@ class _State:
                 cost = self.cost_acc.sum(axis=0) / n + penalty
                 finite = np.isfinite(cost)
             else:
-                if not np.all(self.cost_acc.sum(axis=0) <= self.z2_max):  # a huge or NaN z: check exactly
+                small = self.cost_acc.sum(axis=0) <= self.z2_max
+                if not np.all(small if live is None else small | ~live):  # a huge or NaN z: check exactly
                     return self.gradients(rows, want_cost=True)
                 cost, finite = None, np.isfinite(penalty)
             gW = self.G_acc.sum(axis=0) / n + self.l2_m * self.W
