@@ -47,7 +47,7 @@ def run_with_bar(run, counters, total, unit):
     _tqdm()  # no tqdm: the ImportError before any work
     job = _Job(counters, total, unit)
     _painter().put(job)
-    if DELAY_SECONDS <= 0:  # a bar for every run: let the painter start it first
+    if job.delay <= 0:  # a bar for every run: let the painter start it first
         job.claimed.wait()
     try:
         run()
@@ -64,6 +64,7 @@ def run_with_bar(run, counters, total, unit):
 class _Job:
     def __init__(self, counters, total, unit):
         self.counters, self.total, self.unit = counters, total, unit
+        self.delay = DELAY_SECONDS  # read once: the painter may reach the job after it changed
         self.lock = threading.Lock()
         self.done = threading.Event()  # set by the caller when the kernel returns
         self.drawing = False  # set by the painter, under the lock, when it starts a bar
@@ -90,10 +91,10 @@ def _paint_forever(jobs):
     while True:
         job = jobs.get()
         try:
-            if DELAY_SECONDS > 0:
-                job.done.wait(DELAY_SECONDS)
+            if job.delay > 0:
+                job.done.wait(job.delay)
             with job.lock:
-                if job.done.is_set() and DELAY_SECONDS > 0:
+                if job.done.is_set() and job.delay > 0:
                     continue  # finished before a bar was worth drawing
                 job.drawing = True
                 job.claimed.set()

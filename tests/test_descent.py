@@ -166,7 +166,8 @@ def test_progress_bar_counts_every_row_and_reraises_worker_errors(monkeypatch, c
 
     class Spy(real_tqdm):
         def close(self):
-            counts.append((self.n, self.total))
+            if self.total == 23:  # this test's bars only
+                counts.append((self.n, self.total))
             super().close()
 
     monkeypatch.setattr(tqdm.auto, "tqdm", Spy)
