@@ -113,38 +113,12 @@ def grad_pass(loss, act, want_cost, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, 
                 d += 1
             for m in range(P):  # E = dL/dz in place, costs summed
                 _losses_in_place(loss, act, want_cost, Zt[m], yb, nb, cost, gb, m)
-            # G += X_b^T @ E as dot products, 4 models x 2 features a pass (6 loads per 8 FMAs),
+            # G += X_b^T @ E as dot products, 4 models a pass (5 loads per 4 FMAs),
             # models outside the features so the 4 rows of E^T stay in L1
             m = 0
             while m + 4 <= P:
                 z0, z1, z2, z3 = Zt[m], Zt[m + 1], Zt[m + 2], Zt[m + 3]
-                d0 = 0
-                while d0 + 2 <= D:  # two features a pass: 8 accumulators, 6 loads per 8 FMAs
-                    xd = Xt[d0]
-                    xe = Xt[d0 + 1]
-                    a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = xd[0] * 0
-                    for j in range(nb):
-                        x = xd[j]
-                        u = xe[j]
-                        e0, e1, e2, e3 = z0[j], z1[j], z2[j], z3[j]
-                        a0 += x * e0
-                        a1 += x * e1
-                        a2 += x * e2
-                        a3 += x * e3
-                        c0 += u * e0
-                        c1 += u * e1
-                        c2 += u * e2
-                        c3 += u * e3
-                    G[d0, m] += a0
-                    G[d0, m + 1] += a1
-                    G[d0, m + 2] += a2
-                    G[d0, m + 3] += a3
-                    G[d0 + 1, m] += c0
-                    G[d0 + 1, m + 1] += c1
-                    G[d0 + 1, m + 2] += c2
-                    G[d0 + 1, m + 3] += c3
-                    d0 += 2
-                for d in range(d0, D):
+                for d in range(D):
                     xd = Xt[d]
                     a0 = a1 = a2 = a3 = xd[0] * 0
                     for j in range(nb):
