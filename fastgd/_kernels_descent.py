@@ -91,8 +91,10 @@ def _tracked_step(loss, act, method, w, vel, lr, x, t, momentum, min_curv, tol, 
 
 @jit_formula
 def _sweep_row(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq):
-    """``n`` steps (a literal) of every run of a row: the k loop vectorizes and each
-    weight stays in a register for its n steps."""
+    """``n`` steps (a literal) of every run of a row.
+
+    The k loop vectorizes and each weight stays in a register for its n steps.
+    """
     for k in range(wl.size):
         w, v, gm, ws = wl[k], vel[k], gmin[k], wsq[k]
         for _ in range(n):

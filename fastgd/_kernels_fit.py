@@ -28,8 +28,11 @@ RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 
 @jit_helper
 def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
-    """zm[j] <- dL/dz at zm[j]; gb[m] accumulates the dL/dz, and cost[m] the losses
-    (``want_cost``) or else the squared z (a cheap proof that the losses are finite)."""
+    """zm[j] <- dL/dz at zm[j]; gb[m] sums the dL/dz and cost[m] the losses or the z^2.
+
+    With ``want_cost`` cost[m] sums the losses, else the squared z (a cheap proof
+    that the losses are finite, see fit._State.gradients).
+    """
     cs = zm[0] * 0
     if want_cost:
         for j in range(nb):
@@ -52,8 +55,9 @@ def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
 
 @jit_kernel(parallel=True)
 def grad_pass(loss, act, want_cost, X, y, rows, Wt, b, G_acc, gb_acc, cost_acc, Xbuf, Zbuf, Ybuf):
-    """Sum over ``rows`` of losses (or z^2, see _losses_in_place), dL/dz and X^T dL/dz for every
-    model (rows of Wt, shape (P, D)).
+    """Sums over ``rows`` of losses (or z^2), dL/dz and X^T dL/dz for every model.
+
+    The models are the rows of Wt, shape (P, D); see _losses_in_place for z^2.
 
     Writes per-chunk partial sums into G_acc (C, D, P), gb_acc (C, P), cost_acc (C, P).
     Each block of rows is first gathered transposed (Xbuf (C, D, B)) so that every inner

@@ -1,17 +1,16 @@
 """The optional tqdm progress bar (the ``progress`` extra), shared by descend and fit."""
 
+import queue
 import threading
 
 import numpy as np
-
-import queue
 
 POLL_SECONDS = 0.1  # how often a shown bar is redrawn
 DELAY_SECONDS = 0.1  # runs shorter than this show no bar (0: always show one)
 
 
 def _tqdm():
-    """tqdm's class, or an ImportError saying how to get it."""
+    """The tqdm class, or an ImportError saying how to get it."""
     try:
         from tqdm.auto import tqdm
     except ImportError:

@@ -170,6 +170,15 @@ def integer(value, name, *, minimum):
     return int(value)
 
 
+def max_safe_abs(dtype):
+    """``finfo(dtype).max ** 0.25``: the largest magnitude whose square's square is finite.
+
+    The default weight bound of descend and fit (a loss of such a weight stays finite)
+    and the largest bound the descent kernel's sum-of-squares tracker allows.
+    """
+    return float(np.finfo(dtype).max) ** 0.25
+
+
 def available_memory():
     """Bytes of memory available now (MemAvailable on Linux; total physical memory elsewhere)."""
     try:

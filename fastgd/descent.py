@@ -185,8 +185,8 @@ def descend(
         Refuse histories larger than this; default a quarter of the available memory.
     progress : bool
         Show a tqdm progress bar over the rows (needs tqdm, the ``progress`` extra).  The
-        kernel runs in a worker thread and counts finished rows; the calling thread redraws
-        the bar every 0.1 s.
+        kernel counts finished rows; a helper thread draws the bar once the run has taken
+        0.1 s, then redraws it every 0.1 s (shorter runs show no bar).
 
     Returns
     -------
@@ -228,7 +228,7 @@ def descend(
     if momentum >= 1:
         raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
     tol = None if tol is None else v.real_param(tol, "tol", minimum=0.0, strict=False)
-    max_bound = float(np.finfo(dtype).max) ** 0.25
+    max_bound = v.max_safe_abs(dtype)
     bound = max_bound if max_abs_w is None else v.real_param(max_abs_w, "max_abs_w", minimum=0.0, strict=True)
     if bound > max_bound:
         raise ValueError(f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "

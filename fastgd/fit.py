@@ -252,7 +252,7 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         batch_size = v.integer(batch_size, "batch_size", minimum=1)
         if batch_size > n:
             raise ValueError(f"batch_size must be between 1 and the number of rows ({n}); got {batch_size}.")
-    bound = float(np.finfo(dtype).max) ** 0.25 if max_abs_w is None else v.real_param(
+    bound = v.max_safe_abs(dtype) if max_abs_w is None else v.real_param(
         max_abs_w, "max_abs_w", minimum=0.0, strict=True)
 
     K, R = lr_grid.size, l2_grid.size
@@ -273,13 +273,12 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
             bar.update()
         rows = schedule.rows(s)
         recording = bool(record_every) and s % record_every == 0
-        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps,
-                                               live=status == kf.RUNNING)
+        live = status == kf.RUNNING
+        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps, live=live)
         if recording:
             history.append(cost)
         if s == steps:
             break
-        live = status == kf.RUNNING
         status[live & ~finite] = kf.DIVERGED
         if tol is not None:
             gnorm = np.sqrt(np.sum(gW.astype(np.float64) ** 2, axis=0) + gb.astype(np.float64) ** 2)
@@ -308,8 +307,10 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         bar.close()
     if history is not None:  # models stopped early: repeat their last record
         history += [history[-1]] * (steps // record_every + 1 - len(history))
-    if batch_size is not None or cost is None:  # the whole data's cost at the final coefficients
-        cost = state.gradients(np.arange(n) if batch_size is not None else rows, want_cost=True)[0]
+    if batch_size is not None:  # the whole data's cost, not the last batch's
+        cost = state.gradients(np.arange(n), want_cost=True)[0]
+    elif cost is None:  # every model stopped at a step without the losses: their cost now
+        cost = state.gradients(rows, want_cost=True)[0]
     final_cost = cost
     return FitResult(
         coef=state.W.T.copy(), intercept=state.b.copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
@@ -334,8 +335,9 @@ class _State:
         self.Xbuf = np.empty((kf.NCHUNKS, D, kf.BLOCK), dtype)
         self.Zbuf = np.empty((kf.NCHUNKS, P, kf.BLOCK), dtype)
         self.Ybuf = np.empty((kf.NCHUNKS, kf.BLOCK), dtype)
-        self.z2_max = float(np.finfo(dtype).max) ** 0.5
-        self.y_small = bool(np.all(np.abs(y) <= self.z2_max ** 0.5))
+        z_max = v.max_safe_abs(dtype)
+        self.z2_max = z_max * z_max
+        self.y_small = bool(np.all(np.abs(y) <= z_max))
 
     def gradients(self, rows, want_cost, live=None):
         """(cost or None, cost is finite, dcost/dW, dcost/db) of every model over ``rows``.
