@@ -149,8 +149,9 @@ def _backward(Xt, Zt, G, nb):
 
     Four models by four features a pass: eight loads per sixteen FMAs, and sixteen
     horizontal sums per tile (LLVM splits each reduction into vector partial sums,
-    whose final sum is the overhead of a short reduction).  Measured on the fit
-    benchmark: 1.6x faster than four models by one feature.
+    whose final sum is the overhead of a short reduction).  With it and _forward's
+    two-by-eight tile, a grad pass (n=1e5, D=32, P=64) took 1.28x less time (median
+    of 30) than with four models by one feature and one model by eight.
     """
     P = Zt.shape[0]
     D = Xt.shape[0]

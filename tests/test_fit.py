@@ -41,6 +41,21 @@ def test_matches_numpy_reference(loss, act, method):
     np.testing.assert_allclose(res.l2, np.tile(l2, 2))
 
 
+@pytest.mark.parametrize("D", [1, 3, 4, 8, 13, 19])
+@pytest.mark.parametrize("K", [1, 2, 3, 5, 6])
+def test_every_tile_and_remainder_of_the_products(D, K):
+    # the kernel's forward takes 2 models x 8 features a pass and its backward 4 x 4,
+    # each with remainder loops: these shapes reach every combination
+    X, y = _data(n=300, D=D, seed=D)
+    lr = np.linspace(0.05, 0.5, K)
+    res = fastgd.fit(X, y, lr, steps=5)
+    coef, inter, hist = ref.fit(X, y, lr, [0.0], 5, loss_name="logistic", act_name="identity", method="gd",
+                                loss_param=fastgd.get_loss("logistic").param)
+    np.testing.assert_allclose(res.coef, coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.intercept, inter, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.cost_history, hist, rtol=1e-10)
+
+
 def test_newton_falls_back_to_gd_where_the_hessian_is_singular():
     X, y = _data(classify=False)
     y = 100 + y  # at w = 0 every residual is outside huber's delta = 1: hess 0, H = 0
