@@ -350,12 +350,13 @@ class _State:
         (a diverged model's last weights may be near the bound: no reason to slow the rest).
         """
         n = rows.size
-        kf.grad_pass(self.loss, self.act, want_cost or not self.y_small, self.X, self.y, rows,
+        exact = want_cost or not self.y_small  # the losses themselves, not the z^2 proof
+        kf.grad_pass(self.loss, self.act, exact, self.X, self.y, rows,
                      np.ascontiguousarray(self.W.T), self.b, self.G_acc, self.gb_acc, self.cost_acc,
                      self.Xbuf, self.Zbuf, self.Ybuf)
         with np.errstate(all="ignore"):
             penalty = 0.5 * self.l2_m * np.sum(self.W * self.W, axis=0)
-            if want_cost or not self.y_small:
+            if exact:
                 cost = self.cost_acc.sum(axis=0) / n + penalty
                 finite = np.isfinite(cost)
             else:
