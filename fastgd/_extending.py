@@ -1,6 +1,6 @@
 """numba extension: loss and activation objects as values inside jitted code.
 
-A ``Loss``/``Activation`` object is typed as ``FormulaType(kind, name)``: one
+A ``Loss``/``Activation``/``Optimizer`` object is typed as ``FormulaType(kind, name)``: one
 numba type per formula (so each kernel specialises on it, and the cache key is
 stable across processes, unlike a jitted function passed as an argument) whose
 only data is the float64 parameter (Huber's delta, leaky ReLU's alpha).
@@ -26,9 +26,9 @@ from numba.extending import (
     unbox,
 )
 
-from . import _math
+from . import _math, _optim
 
-TABLES = {"loss": _math.LOSSES, "activation": _math.ACTIVATIONS}
+TABLES = {"loss": _math.LOSSES, "activation": _math.ACTIVATIONS, "optimizer": _optim.OPTIMIZERS}
 PARTS = ("value", "grad", "hess", "value_and_grad")
 
 
@@ -78,6 +78,10 @@ def _scalar(f, index):
     return TABLES[f.kind][f.name][index]
 
 
+def _is_kind(f, kind):
+    return isinstance(f, FormulaType) and f.kind == kind
+
+
 def _make_generic(index, part):
     # losses take (pred, target), activations (z)
     def generic(f, a, b=None):
@@ -88,7 +92,7 @@ def _make_generic(index, part):
     generic.__doc__ = f"Scalar {part} of the loss or activation ``f`` (usable in ``@njit`` code)."
 
     def _typer(f, a, b=None):
-        if not isinstance(f, FormulaType) or index >= len(TABLES[f.kind][f.formula_name]):
+        if not isinstance(f, FormulaType) or f.kind == "optimizer" or index >= len(TABLES[f.kind][f.formula_name]):
             return None
         fn = TABLES[f.kind][f.formula_name][index]
         if f.kind == "activation":
@@ -111,6 +115,37 @@ def _make_generic(index, part):
 
 
 value, grad, hess, value_and_grad = (_make_generic(i, part) for i, part in enumerate(PARTS))
+
+
+def update(opt, g, w, s0, s1, h0, h1, h2, h3, t):
+    """The optimizer ``opt``'s update of one coefficient: (direction, s0, s1); see ``_optim``."""
+    return _optim.OPTIMIZERS[opt.name][0](g, w, s0, s1, h0, h1, h2, h3, t)
+
+
+@overload(update, inline="always")
+def _ov_update(opt, g, w, s0, s1, h0, h1, h2, h3, t):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    fn = _optim.OPTIMIZERS[opt.formula_name][0]
+
+    def impl(opt, g, w, s0, s1, h0, h1, h2, h3, t):
+        return fn(g, w, s0, s1, h0, h1, h2, h3, t)
+
+    return impl
+
+
+def uses_hessian(opt):
+    """True for optimizers that need the curvature sums (Newton), a compile-time constant in kernels."""
+    return _optim.USES_HESSIAN[opt.name]
+
+
+@overload(uses_hessian, inline="always")
+def _ov_uses_hessian(opt):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    if _optim.USES_HESSIAN[opt.formula_name]:
+        return lambda opt: True
+    return lambda opt: False
 
 
 def register_scalar(public_fn, scalar_fn):

@@ -32,8 +32,8 @@ def available():
     return True
 
 
-def run_with_bar(run, counters, total, unit):
-    """Call ``run()`` in this thread while a bar follows ``counters.sum()``.
+def run_with_bar(run, counters, total, unit, per=1):
+    """Call ``run()`` in this thread while a bar follows ``counters.sum() // per``.
 
     The kernel (compiled ``nogil``) counts its finished units into ``counters``, one
     slot per parallel block, so the bar costs the kernel one store per unit and no
@@ -44,7 +44,7 @@ def run_with_bar(run, counters, total, unit):
     started per call and a bar drawn at once cost 14% of a 7 ms sweep).
     """
     _tqdm()  # no tqdm: the ImportError before any work
-    job = _Job(counters, total, unit)
+    job = _Job(counters, total, unit, per)
     _painter().put(job)
     if job.delay <= 0:  # a bar for every run: let the painter start it first
         job.claimed.wait()
@@ -61,8 +61,8 @@ def run_with_bar(run, counters, total, unit):
 
 
 class _Job:
-    def __init__(self, counters, total, unit):
-        self.counters, self.total, self.unit = counters, total, unit
+    def __init__(self, counters, total, unit, per):
+        self.counters, self.total, self.unit, self.per = counters, total, unit, per
         self.delay = DELAY_SECONDS  # read once: the painter may reach the job after it changed
         self.lock = threading.Lock()
         self.done = threading.Event()  # set by the caller when the kernel returns
@@ -100,7 +100,7 @@ def _paint_forever(jobs):
             with bar(job.total, job.unit) as b:
                 while True:
                     finished = job.done.wait(POLL_SECONDS)
-                    b.update(int(np.sum(job.counters)) - b.n)
+                    b.update(int(np.sum(job.counters)) // job.per - b.n)
                     if finished:
                         break
         except BaseException as e:  # handed to the caller's thread

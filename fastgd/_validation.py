@@ -207,3 +207,45 @@ def formula_param(kind, name, params, spec):
     if pname is None:
         return default
     return real_param(params.get(pname, default), pname, minimum=0.0, strict=strict)
+
+
+# ---------------------------------------------------------------- shared by fit and descend
+def learning_rates(lr, dtype, name="lr"):
+    """A 1-D array of finite learning rates >= 0 in ``dtype``."""
+    arr = vector(lr, name).astype(dtype)
+    nonnegative(arr, name)
+    check_finite(arr, name)
+    return arr
+
+
+def tolerance(tol):
+    """None, or a finite float >= 0."""
+    return None if tol is None else real_param(tol, "tol", minimum=0.0, strict=False)
+
+
+def momentum_coefficient(momentum):
+    """A float in [0, 1)."""
+    momentum = real_param(momentum, "momentum", minimum=0.0, strict=False)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
+    return momentum
+
+
+def weight_bound(max_abs_w, dtype):
+    """The divergence bound: ``max_safe_abs(dtype)`` by default; larger values are refused."""
+    max_bound = max_safe_abs(dtype)
+    if max_abs_w is None:
+        return max_bound
+    bound = real_param(max_abs_w, "max_abs_w", minimum=0.0, strict=True)
+    if bound > max_bound:
+        raise ValueError(f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "
+                         f"which the loss overflows; pass a smaller max_abs_w (or float64 data).")
+    return bound
+
+
+def history_fits(need, limit, what):
+    """ValueError when a history of ``need`` bytes exceeds ``limit`` (None: a quarter of the available memory)."""
+    limit = available_memory() // 4 if limit is None else limit
+    if need > limit:
+        raise ValueError(f"the history needs {need / 2**20:.1f} MiB ({what}), more than the limit of "
+                         f"{limit / 2**20:.1f} MiB. Raise record_every, shrink the grid, or pass max_history_bytes=...")

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels_fit as kf
-from . import _progress
+from . import _engine, _monitor, _progress
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
+from .optimizers import METHODS, get_optimizer
 from .special import sigmoid
-
-METHODS = ("gd", "momentum", "newton")
 CLASSIFIERS = ("logistic", "log_loss", "cross_entropy")
 
 
@@ -34,7 +32,7 @@ class FitResult:
         are the grid they come from.
     cost_history : ndarray (P, steps // record_every + 1) or None
         The cost (mean loss + L2 term) at steps 0, record_every, ...; with mini-batches,
-        the batch's cost.  A stopped model repeats its last value.
+        the batch's cost.  After a model stopped, its entries are its final cost.
     record_every : int
         Steps between two entries of ``cost_history``.
     final_cost : ndarray (P,)
@@ -156,7 +154,8 @@ def _as_target(y, loss, dtype, n):
 
 
 def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=0.0, fit_intercept=True,
-        method="gd", momentum=0.9, batch_size=None, seed=None, record_every=1, max_abs_w=None, progress=False):
+        method="gd", momentum=0.9, batch_size=None, seed=None, record_every=1, max_abs_w=None,
+        max_history_bytes=None, progress=False):
     """Fit one model per (learning rate, L2 strength) pair, all in the same pass over the data.
 
     The model is ``a = act(X @ w + b)`` and the cost ``mean(loss(a, y)) + (l2 / 2) * ||w||^2``
@@ -193,18 +192,24 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         Heavy-ball coefficient in [0, 1) for ``method="momentum"``.
     batch_size : int, optional
         Mini-batch SGD: each step uses the next ``batch_size`` rows of a shuffle of the data
-        (reshuffled every epoch), the same for every model, so learning rates are compared
-        fairly and reruns are identical.
+        (reshuffled every epoch; a batch may span two epochs), the same for every model, so
+        learning rates are compared fairly and reruns are identical.  Memory O(n), work
+        O(batch_size) a step.
     seed : int, optional
-        Seed of that shuffle (None means 0).
+        Seed (>= 0) of that shuffle (None means 0).  Epoch ``e``'s order is a pure function
+        of (seed, e): a splitmix64-driven Fisher-Yates shuffle, the same on every machine.
     record_every : int
         Record the cost every this many steps (0: no history).
     max_abs_w : float, optional
         A model whose coefficients leave this bound, or become NaN, or whose cost does,
-        has diverged: it stops with its last good coefficients.  Default
+        has diverged: it stops with its last good coefficients.  Default and maximum
         ``finfo(dtype).max ** 0.25``.
+    max_history_bytes : int, optional
+        Refuse a cost history larger than this; default a quarter of the available memory.
     progress : bool
-        Show a tqdm progress bar over the steps (needs tqdm, the ``progress`` extra).
+        Show a tqdm progress bar over the steps (needs tqdm, the ``progress`` extra).  The
+        whole step loop runs compiled, in calls of about 0.1 s, so the bar (and Ctrl-C)
+        answers between them.
 
     Returns
     -------
@@ -228,7 +233,7 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     """
     loss = get_loss(loss)
     act = get_activation("identity" if activation is None else activation)
-    v.choice(method, METHODS, "method")
+    opt = get_optimizer(method)
     steps = v.integer(steps, "steps", minimum=0)
     record_every = v.integer(record_every, "record_every", minimum=0)
     X, names = _as_matrix(X)
@@ -238,159 +243,40 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     _check_finite_matrix(X, "X")
     dtype = X.dtype
     y, classes = _as_target(y, loss, dtype, n)
-    lr_grid = v.vector(lr, "lr").astype(dtype)
-    v.nonnegative(lr_grid, "lr")
-    v.check_finite(lr_grid, "lr")
+    lr_grid = v.learning_rates(lr, dtype)
     l2_grid = v.vector(l2, "l2").astype(dtype)
     v.nonnegative(l2_grid, "l2")
     v.check_finite(l2_grid, "l2")
-    tol = None if tol is None else v.real_param(tol, "tol", minimum=0.0, strict=False)
-    momentum = v.real_param(momentum, "momentum", minimum=0.0, strict=False)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
+    tol = v.tolerance(tol)
+    momentum = v.momentum_coefficient(momentum)
     if batch_size is not None:
         batch_size = v.integer(batch_size, "batch_size", minimum=1)
         if batch_size > n:
             raise ValueError(f"batch_size must be between 1 and the number of rows ({n}); got {batch_size}.")
-    bound = v.max_safe_abs(dtype) if max_abs_w is None else v.real_param(
-        max_abs_w, "max_abs_w", minimum=0.0, strict=True)
+    seed = None if seed is None else v.integer(seed, "seed", minimum=0)
+    bound = v.weight_bound(max_abs_w, dtype)
 
     K, R = lr_grid.size, l2_grid.size
     P = K * R
     lr_m, l2_m = np.repeat(lr_grid, R), np.tile(l2_grid, K)
-    act_arg = None if act.name == "identity" else act
-    state = _State(loss, act_arg, X, y, lr_m, l2_m, fit_intercept, dtype)
-    schedule = _Schedule(n, batch_size, seed)
-
-    status = np.zeros(P, np.int8)
-    n_steps = np.zeros(P, np.int64)
-    history = [] if record_every else None
-    V = np.zeros((D, P), dtype)
-    Vb = np.zeros(P, dtype)
-    bar = _progress.bar(steps, "step") if progress else None
-    for s in range(steps + 1):
-        if bar is not None and s:
-            bar.update()
-        rows = schedule.rows(s)
-        recording = bool(record_every) and s % record_every == 0
-        live = status == kf.RUNNING
-        cost, finite, gW, gb = state.gradients(rows, want_cost=recording or s == steps, live=live)
-        if recording:
-            history.append(cost)
-        if s == steps:
-            break
-        status[live & ~finite] = kf.DIVERGED
-        if tol is not None:
-            gnorm = np.sqrt(np.sum(gW.astype(np.float64) ** 2, axis=0) + gb.astype(np.float64) ** 2)
-            status[(status == kf.RUNNING) & (gnorm <= tol)] = kf.CONVERGED
-        live = status == kf.RUNNING
-        if not live.any():
-            break
-        if method == "newton":
-            dW, db = state.newton(rows, gW, gb, live)
-        elif method == "momentum":
-            dW, db = momentum * V + gW, momentum * Vb + gb
-        else:
-            dW, db = gW, gb
-        with np.errstate(all="ignore"):  # a diverging model is flagged below, never warned about
-            Wn = state.W - lr_m * dW
-            bn = state.b - lr_m * db
-            ok = np.all(np.abs(Wn) <= bound, axis=0) & (np.abs(bn) <= bound)
-        status[live & ~ok] = kf.DIVERGED
-        take = live & ok
-        state.W[:, take] = Wn[:, take]
-        state.b[take] = bn[take]
-        if method == "momentum":
-            V[:, take], Vb[take] = dW[:, take], db[take]
-        n_steps[take] += 1
-    if bar is not None:
-        bar.close()
-    if history is not None:  # models stopped early: repeat their last record
-        history += [history[-1]] * (steps // record_every + 1 - len(history))
-    if batch_size is not None:  # the whole data's cost, not the last batch's
-        cost = state.gradients(np.arange(n), want_cost=True)[0]
-    elif cost is None:  # every model stopped at a step without the losses: their cost now
-        cost = state.gradients(rows, want_cost=True)[0]
-    final_cost = cost
+    if record_every:
+        n_rec = steps // record_every + 1
+        v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
+    hyper = {"momentum": momentum}
+    hp = np.array([[hyper[name] for name in opt.hyperparams]] * P, dtype).reshape(P, len(opt.hyperparams))
+    run = _engine.Run(loss, None if act.name == "identity" else act, opt, X, y, lr_m, l2_m, hp,
+                      fit_intercept=fit_intercept, steps=steps, tol=tol, bound=bound, batch_size=batch_size,
+                      seed=seed, record_every=record_every)
+    if progress and P:
+        _progress.run_with_bar(run.run, run.progress, steps + 1, "step", per=run.progress.size)
+    else:
+        run.run()
+    final_cost = run.final_cost()
+    history = run.history if record_every else None
+    _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost)
     return FitResult(
-        coef=state.W.T.copy(), intercept=state.b.copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
-        cost_history=None if history is None else np.array(history).T.copy(), final_cost=final_cost,
-        n_steps=n_steps, converged=status == kf.CONVERGED, diverged=status == kf.DIVERGED, loss_fn=loss,
-        activation=act, classes=classes, feature_names=names, record_every=record_every,
+        coef=run.W[:, :D].copy(), intercept=run.W[:, D].copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
+        cost_history=history, final_cost=final_cost, n_steps=run.n_steps, converged=run.status == _monitor.CONVERGED,
+        diverged=run.status == _monitor.DIVERGED, loss_fn=loss, activation=act, classes=classes,
+        feature_names=names, record_every=record_every,
     )
-
-
-class _State:
-    """The coefficients of every model and the scratch of the kernels."""
-
-    def __init__(self, loss, act, X, y, lr_m, l2_m, fit_intercept, dtype):
-        D, P = X.shape[1], lr_m.size
-        self.loss, self.act, self.X, self.y = loss, act, X, y
-        self.l2_m, self.fit_intercept = l2_m, fit_intercept
-        self.W = np.zeros((D, P), dtype)
-        self.b = np.zeros(P, dtype)
-        self.G_acc = np.empty((kf.NCHUNKS, D, P), dtype)
-        self.gb_acc = np.empty((kf.NCHUNKS, P), dtype)
-        self.cost_acc = np.empty((kf.NCHUNKS, P), dtype)
-        self.Xbuf = np.empty((kf.NCHUNKS, D, kf.BLOCK), dtype)
-        self.Zbuf = np.empty((kf.NCHUNKS, P, kf.BLOCK), dtype)
-        self.Ybuf = np.empty((kf.NCHUNKS, kf.BLOCK), dtype)
-        z_max = v.max_safe_abs(dtype)
-        self.z2_max = z_max * z_max
-        self.y_small = bool(np.all(np.abs(y) <= z_max))
-
-    def gradients(self, rows, want_cost, live=None):
-        """(cost or None, cost is finite, dcost/dW, dcost/db) of every model over ``rows``.
-
-        Without ``want_cost`` the kernel skips the loss values (for the log losses, a log
-        per row and model: a third of a step) and sums z^2 instead.  If that sum is at
-        most ``finfo.max ** 0.5`` every |z| is at most ``finfo.max ** 0.25`` and, with
-        |y| as small, every loss is finite (the largest, MSE's, is below 5 finfo.max ** 0.5);
-        otherwise the pass is run again with the losses.  Only the ``live`` models count
-        (a diverged model's last weights may be near the bound: no reason to slow the rest).
-        """
-        n = rows.size
-        exact = want_cost or not self.y_small  # the losses themselves, not the z^2 proof
-        kf.grad_pass(self.loss, self.act, exact, self.X, self.y, rows,
-                     np.ascontiguousarray(self.W.T), self.b, self.G_acc, self.gb_acc, self.cost_acc,
-                     self.Xbuf, self.Zbuf, self.Ybuf)
-        with np.errstate(all="ignore"):
-            penalty = 0.5 * self.l2_m * np.sum(self.W * self.W, axis=0)
-            if exact:
-                cost = self.cost_acc.sum(axis=0) / n + penalty
-                finite = np.isfinite(cost)
-            else:
-                small = self.cost_acc.sum(axis=0) <= self.z2_max
-                if not np.all(small if live is None else small | ~live):  # a huge or NaN z: check exactly
-                    return self.gradients(rows, want_cost=True)
-                cost, finite = None, np.isfinite(penalty)
-            gW = self.G_acc.sum(axis=0) / n + self.l2_m * self.W
-            gb = self.gb_acc.sum(axis=0) / n if self.fit_intercept else np.zeros_like(self.b)
-        return cost, finite, gW, gb
-
-    def newton(self, rows, gW, gb, live):
-        """Newton directions, with the gradient itself where the Hessian is not positive definite."""
-        dW, db = np.empty_like(gW), np.empty_like(gb)
-        ok = np.zeros(gb.size, np.bool_)
-        kf.newton_directions(self.loss, self.act, self.X, self.y, rows, self.W, self.b, self.l2_m, gW, gb,
-                             self.fit_intercept, live, dW, db, ok)
-        dW[:, ~ok], db[~ok] = gW[:, ~ok], gb[~ok]
-        return dW, db
-
-
-class _Schedule:
-    """Rows used at each step: all of them, or mini-batches of a seeded shuffle shared by every model."""
-
-    def __init__(self, n, batch_size, seed):
-        self.n, self.batch_size = n, batch_size
-        self.all = np.arange(n)
-        self.rng = np.random.default_rng(0 if seed is None else seed)
-        self.order = np.empty(0, np.int64)
-
-    def rows(self, step):
-        if self.batch_size is None:
-            return self.all
-        start = step * self.batch_size
-        while self.order.size < start + self.batch_size:
-            self.order = np.concatenate([self.order, self.rng.permutation(self.n)])
-        return self.order[start:start + self.batch_size]

@@ -198,6 +198,34 @@ from fastgd._baselines import (  # noqa: E402, F401
 
 
 # ------------------------------------------------------------- fit
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def shuffle(seed, epoch, n):
+    """Epoch ``epoch``'s row order: Fisher-Yates driven by splitmix64, in Python integers."""
+    perm = list(range(n))
+    state = _mix64((seed * _GOLDEN + epoch) & _MASK)
+    for i in range(n - 1, 0, -1):
+        state = (state + _GOLDEN) & _MASK
+        j = _mix64(state) % (i + 1)
+        perm[i], perm[j] = perm[j], perm[i]
+    return np.array(perm)
+
+
+def batches(seed, n, batch, steps):
+    """The rows of steps 0 .. steps: consecutive slices of the concatenated epochs."""
+    epochs = (steps + 1) * batch // n + 1
+    order = np.concatenate([shuffle(seed, e, n) for e in range(epochs)])
+    return [order[s * batch:(s + 1) * batch] for s in range(steps + 1)]
+
+
 def fit(X, y, lr, l2, steps, *, loss_name="logistic", act_name="identity", method="gd", momentum=0.9,
         fit_intercept=True, batches=None, loss_param=0.0):
     """Plain NumPy loop, one model per (lr, l2) pair (lr-major), every model on its own.

@@ -69,9 +69,8 @@ def test_minibatch_sgd_is_reproducible_and_matches_reference():
     a = fastgd.fit(X, y, [0.1, 0.5], steps=30, batch_size=64, seed=3)
     b = fastgd.fit(X, y, [0.1, 0.5], steps=30, batch_size=64, seed=3)
     np.testing.assert_array_equal(a.coef, b.coef)
-    rng = np.random.default_rng(3)
-    order = np.concatenate([rng.permutation(250) for _ in range(9)])
-    batches = [order[s * 64:(s + 1) * 64] for s in range(31)]
+    batches = ref.batches(3, 250, 64, 30)
+    assert all(np.array_equal(np.sort(ref.shuffle(3, e, 250)), np.arange(250)) for e in range(3))
     coef, inter, hist = ref.fit(X, y, [0.1, 0.5], [0.0], 30, batches=batches)
     np.testing.assert_allclose(a.coef, coef, rtol=1e-10)
     np.testing.assert_allclose(a.cost_history, hist, rtol=1e-10)

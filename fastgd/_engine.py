@@ -1,0 +1,458 @@
+"""The fit engine: a gradient source, an optimizer and a monitor, joined in one compiled step loop.
+
+The three parts know nothing of each other:
+
+* ``_source``: partial sums of cost, gradient (and curvature) over some rows;
+* ``_optim``: each optimizer's state and update, scalar formulas typed like a loss;
+* ``_monitor``: statuses, history, progress.
+
+A step of every live model: sums over the step's rows (the whole data or a
+mini-batch), then per model its cost, its gradient ``G / n + l2 w``, the
+monitor's checks and the optimizer's update.  Models are stored as rows of
+``W`` (P, D + 1), the intercept last.
+
+Two compiled loops, the same bits (``_source`` makes a model's sums independent
+of its position and of who computes which chunk):
+
+* ``run_sets``: one task per thread, each owning a strided set of models and
+  running every step for them; no synchronisation between steps, so small and
+  mini-batch problems never wait for a parallel launch.
+* ``run_rows``: one loop of steps, each a parallel pass over the row chunks;
+  for few models on many rows.
+
+``Run`` (plain Python) holds a fit's state and calls a loop for as many steps as
+take about ``SLICE_SECONDS``, so Ctrl-C and the progress bar answer between
+slices; the same parts can also be called one step at a time (``Run.step_by_parts``):
+partial sums per chunk, summed in order, then ``update_models`` -- what a driver
+outside numba composes.
+"""
+
+import time
+
+import numba
+import numpy as np
+from numba import prange
+
+from . import _extending as fx
+from . import _monitor as mon
+from . import _source as src
+from ._jit import jit_helper, jit_kernel
+from ._libm import const
+from ._optim import N_HYPER, newton_solve
+
+SLICE_SECONDS = 0.1  # a compiled call runs about this long: Ctrl-C and the bar answer between calls
+MODE = None  # "sets" or "rows" to force a loop (benchmarks, tests); None picks
+
+
+@jit_helper
+def _cost(csum, nr, W, m, l2m):
+    """Mean loss over nr rows plus (l2 / 2) ||w||^2 (the intercept is not penalised)."""
+    D = W.shape[1] - 1
+    pen = W[m, 0] * 0
+    for d in range(D):
+        pen += W[m, d] * W[m, d]
+    return csum / const(csum, nr) + const(csum, 0.5) * l2m * pen
+
+
+@jit_helper
+def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+    """dvec <- H^-1 dvec for model m (H over the step's rows, chunk by chunk); False where H is not PD."""
+    D = X.shape[1]
+    A = D + 1 if fit_intercept else D
+    C = src.n_chunks(nr)
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] = 0
+    for c in range(C):
+        lo, hi = src.chunk_bounds(nr, c, C)
+        src.chunk_hessian(loss, act, X, y, rows, lo, hi, W[m], W[m, D], Hc, A, xt)
+        for p in range(A):
+            for q in range(p + 1):
+                H[p, q] += Hc[p, q]
+    inv = const(H[0, 0], 1.0) / const(H[0, 0], nr)
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] *= inv
+        if p < D:
+            H[p, p] += l2m
+    return newton_solve(H, dvec, A)
+
+
+@jit_helper
+def _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
+                 W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
+                 g, dvec, wn, sn0, sn1, H, Hc, xt):
+    """Monitor and optimizer for the L live models, given their sums over the step's rows."""
+    D = X.shape[1]
+    A = D + 1
+    for i in range(L):
+        m = live[i]
+        cost = _cost(ct[i], nr, W, m, l2[m])
+        if exact:
+            finite = abs(cost) < np.inf
+        else:  # ct holds sums of z^2, proven small: only the penalty can overflow
+            pen = _cost(ct[i] * 0, nr, W, m, l2[m])
+            finite = abs(pen) < np.inf
+        if mon.is_recorded(s, record_every):
+            history[m, s // record_every] = cost
+        if s == steps:
+            last_cost[m] = cost
+            continue
+        if not finite:
+            mon.stop(status, stopped_at, m, s, mon.DIVERGED)
+            continue
+        inv = const(cost, 1.0) / const(cost, nr)
+        for d in range(D):
+            g[d] = Gt[i, d] * inv + l2[m] * W[m, d]
+        g[D] = gbt[i] * inv if fit_intercept else gbt[i] * 0
+        if tol is not None and mon.gradient_small(g, A, tol):
+            mon.stop(status, stopped_at, m, s, mon.CONVERGED)
+            continue
+        for a in range(A):
+            dvec[a] = g[a]
+        if fx.uses_hessian(opt):
+            if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, dvec, H, Hc, xt):
+                for a in range(A):  # not positive definite: a gd step
+                    dvec[a] = g[a]
+            if not fit_intercept:
+                dvec[D] = g[D]
+        ok = True
+        t = n_steps[m]
+        for a in range(A):
+            d, q0, q1 = fx.update(opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a],
+                                  hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], t)
+            wn[a] = W[m, a] - lr[m] * d
+            sn0[a] = q0
+            sn1[a] = q1
+            ok = ok and abs(wn[a]) <= bound  # NaN fails
+        if ok:
+            for a in range(A):
+                W[m, a] = wn[a]
+                S[m, 0, a] = sn0[a]
+                S[m, 1, a] = sn1[a]
+            n_steps[m] += 1
+        else:
+            mon.stop(status, stopped_at, m, s, mon.DIVERGED)
+
+
+@jit_helper
+def _gather(W, live, L, Wl, bl):
+    D = Wl.shape[1]
+    for i in range(L):
+        m = live[i]
+        for d in range(D):
+            Wl[i, d] = W[m, d]
+        bl[i] = W[m, D]
+
+
+@jit_helper
+def _serial_sums(loss, act, exact, X, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb):
+    D = X.shape[1]
+    C = src.n_chunks(nr)
+    for i in range(L):
+        for d in range(D):
+            Gt[i, d] = 0
+        gbt[i] = 0
+        ct[i] = 0
+    for c in range(C):
+        lo, hi = src.chunk_bounds(nr, c, C)
+        src.chunk_sums(loss, act, exact, X, y, rows, lo, hi, Wl, bl, L, Gc, gbc, cc, Xt, Zt, yb)
+        src.add_sums(L, D, Gc, gbc, cc, Gt, gbt, ct)
+
+
+@jit_helper
+def _step_rows(seed, batch, s, perm, epoch, rows):
+    """The rows of step s: a mini-batch of the shuffled stream, or every row in order (batch 0)."""
+    if batch > 0:
+        src.batch_rows(seed, perm.size, batch, s, perm, epoch, rows)
+    return rows.size
+
+
+@jit_helper
+def _run_set(loss, act, opt, X, y, seed, batch, s0, s1, steps, record_every, models,
+             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
+             status, n_steps, stopped_at, history, last_cost, progress, slot):
+    """Steps s0 .. s1 - 1 of the models ``models``, every row pass in this thread."""
+    n, D = X.shape
+    A = D + 1
+    Ps = models.size
+    dt = X.dtype
+    live = np.empty(Ps, np.int64)
+    Wl = np.empty((Ps, D), dt)
+    bl = np.empty(Ps, dt)
+    Gt = np.empty((Ps, D), dt)
+    gbt = np.empty(Ps, dt)
+    ct = np.empty(Ps, dt)
+    Gc = np.empty((Ps, D), dt)
+    gbc = np.empty(Ps, dt)
+    cc = np.empty(Ps, dt)
+    Xt = np.empty((D, src.BLOCK), dt)
+    Zt = np.empty((Ps, src.BLOCK), dt)
+    yb = np.empty(src.BLOCK, dt)
+    g = np.empty(A, dt)
+    dvec = np.empty(A, dt)
+    wn = np.empty(A, dt)
+    sn0 = np.empty(A, dt)
+    sn1 = np.empty(A, dt)
+    na = A if fx.uses_hessian(opt) else 1
+    H = np.empty((na, na), dt)
+    Hc = np.empty((na, na), dt)
+    xt = np.empty(na, dt)
+    perm = np.empty(n if batch > 0 else 0, np.int64)
+    rows = np.empty(batch, np.int64) if batch > 0 else np.arange(n)
+    epoch = np.full(1, -1, np.int64)
+    for s in range(s0, s1):
+        L = mon.live_models(models, status, live)
+        if L == 0:
+            break
+        nr = _step_rows(seed, batch, s, perm, epoch, rows)
+        _gather(W, live, L, Wl, bl)
+        exact = mon.is_recorded(s, record_every) or s == steps or not y_small
+        _serial_sums(loss, act, exact, X, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb)
+        if not exact and not mon.losses_provably_finite(ct, L, z2_max):
+            exact = True
+            _serial_sums(loss, act, exact, X, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb)
+        _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
+                     W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
+                     g, dvec, wn, sn0, sn1, H, Hc, xt)
+        progress[slot] += 1
+
+
+@jit_kernel(parallel=True)
+def run_sets(loss, act, opt, X, y, seed, batch, s0, s1, steps, record_every, sets, set_start,
+             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
+             status, n_steps, stopped_at, history, last_cost, progress):
+    """Steps s0 .. s1 - 1, a task per model set (sets[set_start[t]:set_start[t + 1]])."""
+    for t in prange(set_start.size - 1):
+        _run_set(loss, act, opt, X, y, seed, batch, s0, s1, steps, record_every, sets[set_start[t]:set_start[t + 1]],
+                 W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
+                 status, n_steps, stopped_at, history, last_cost, progress, t)
+
+
+@jit_kernel(parallel=True)
+def run_rows(loss, act, opt, X, y, seed, batch, s0, s1, steps, record_every,
+             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
+             status, n_steps, stopped_at, history, last_cost, progress):
+    """Steps s0 .. s1 - 1 of every model, each step's row chunks in parallel (not for Newton)."""
+    n, D = X.shape
+    A = D + 1
+    P = W.shape[0]
+    dt = X.dtype
+    nr0 = batch if batch > 0 else n
+    C = src.n_chunks(nr0)
+    models = np.arange(P)
+    live = np.empty(P, np.int64)
+    Wl = np.empty((P, D), dt)
+    bl = np.empty(P, dt)
+    Gt = np.empty((P, D), dt)
+    gbt = np.empty(P, dt)
+    ct = np.empty(P, dt)
+    G_acc = np.empty((C, P, D), dt)
+    gb_acc = np.empty((C, P), dt)
+    c_acc = np.empty((C, P), dt)
+    Xbuf = np.empty((C, D, src.BLOCK), dt)
+    Zbuf = np.empty((C, P, src.BLOCK), dt)
+    Ybuf = np.empty((C, src.BLOCK), dt)
+    g = np.empty(A, dt)
+    dvec = np.empty(A, dt)
+    wn = np.empty(A, dt)
+    sn0 = np.empty(A, dt)
+    sn1 = np.empty(A, dt)
+    H = np.empty((1, 1), dt)
+    xt = np.empty(1, dt)
+    perm = np.empty(n if batch > 0 else 0, np.int64)
+    rows = np.empty(batch, np.int64) if batch > 0 else np.arange(n)
+    epoch = np.full(1, -1, np.int64)
+    for s in range(s0, s1):
+        L = mon.live_models(models, status, live)
+        if L == 0:
+            break
+        nr = _step_rows(seed, batch, s, perm, epoch, rows)
+        _gather(W, live, L, Wl, bl)
+        exact = mon.is_recorded(s, record_every) or s == steps or not y_small
+        for attempt in range(2):
+            for c in prange(C):
+                lo, hi = src.chunk_bounds(nr, c, C)
+                src.chunk_sums(loss, act, exact, X, y, rows, lo, hi, Wl, bl, L, G_acc[c], gb_acc[c], c_acc[c],
+                               Xbuf[c], Zbuf[c], Ybuf[c])
+            for i in range(L):
+                for d in range(D):
+                    Gt[i, d] = 0
+                gbt[i] = 0
+                ct[i] = 0
+            for c in range(C):
+                src.add_sums(L, D, G_acc[c], gb_acc[c], c_acc[c], Gt, gbt, ct)
+            if exact or mon.losses_provably_finite(ct, L, z2_max):
+                break
+            exact = True
+        _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
+                     W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
+                     g, dvec, wn, sn0, sn1, H, H, xt)
+        progress[0] += 1
+
+
+@jit_kernel
+def update_models(loss, act, opt, X, y, rows, live, Gt, gbt, ct, exact, s, steps, record_every,
+                  W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost):
+    """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time)."""
+    D = X.shape[1]
+    A = D + 1
+    dt = X.dtype
+    na = A if fx.uses_hessian(opt) else 1
+    H = np.empty((na, na), dt)
+    Hc = np.empty((na, na), dt)
+    _update_live(loss, act, opt, X, y, rows, rows.size, live, live.size, Gt, gbt, ct, exact, s, steps, record_every,
+                 W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
+                 np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), H, Hc,
+                 np.empty(na, dt))
+
+
+@jit_kernel
+def costs(W, l2, models, ct, nr, out):
+    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] over nr rows."""
+    for i in range(models.size):
+        m = models[i]
+        out[m] = _cost(ct[i], nr, W, m, l2[m])
+
+
+@jit_kernel
+def stream_rows(seed, n, batch, s0, s1, out):
+    """out (s1 - s0, batch) <- the mini-batch rows of steps s0 .. s1 - 1 (for tests and outside drivers)."""
+    perm = np.empty(n, np.int64)
+    epoch = np.full(1, -1, np.int64)
+    for s in range(s0, s1):
+        src.batch_rows(seed, n, batch, s, perm, epoch, out[s - s0])
+
+
+class Run:
+    """A fit in progress: every model's coefficients, optimizer state and monitor state.
+
+    Parameters are validated by the caller (``fit``); arrays are C-contiguous and of
+    X's dtype.  ``hp`` is (P, N_HYPER): each model's optimizer hyperparameters.
+    """
+
+    def __init__(self, loss, act, opt, X, y, lr, l2, hp, *, fit_intercept, steps, tol, bound, batch_size, seed,
+                 record_every):
+        P, D = lr.size, X.shape[1]
+        dt = X.dtype
+        c = dt.type
+        self.loss, self.act, self.opt, self.X, self.y = loss, act, opt, X, y
+        self.lr, self.l2 = lr, l2
+        self.hp = np.zeros((P, N_HYPER), dt)
+        self.hp[:, :hp.shape[1]] = hp
+        self.fit_intercept, self.steps, self.record_every = fit_intercept, steps, record_every
+        self.tol = None if tol is None else c(tol)  # None compiles the check out
+        self.bound = c(bound)
+        self.batch = 0 if batch_size is None else batch_size
+        self.seed = 0 if seed is None else seed
+        z_max = float(np.finfo(dt).max) ** 0.25
+        self.z2_max = c(z_max * z_max)
+        self.y_small = bool(np.all(np.abs(y) <= z_max))
+        self.W = np.zeros((P, D + 1), dt)
+        self.S = np.zeros((P, 2, D + 1), dt)
+        self.status = np.zeros(P, np.int8)
+        self.n_steps = np.zeros(P, np.int64)
+        self.stopped_at = np.full(P, steps, np.int64)
+        n_rec = steps // record_every + 1 if record_every else 0
+        self.history = np.zeros((P, n_rec), dt) if record_every else np.zeros((P, 1), dt)
+        self.last_cost = np.full(P, np.nan, dt)
+        self.step = 0  # the next step to run (steps + 1 when done: step `steps` only computes the cost)
+        self.mode = self._pick_mode()
+        threads = 1 if self.mode == "rows" else max(1, min(numba.get_num_threads(), P))
+        sets = [np.arange(t, P, threads) for t in range(threads)]  # strided: high learning rates spread out
+        self.sets = np.concatenate(sets)
+        self.set_start = np.cumsum([0] + [s.size for s in sets])
+        self.progress = np.zeros(threads, np.int64)  # steps done, one counter per task
+
+    def _pick_mode(self):
+        if MODE is not None:
+            return MODE
+        rows = self.batch or self.X.shape[0]
+        P = self.lr.size
+        few_models = P < 2 * numba.get_num_threads()
+        if self.opt.uses_hessian or src.n_chunks(rows) == 1 or not few_models:
+            return "sets"
+        return "rows"
+
+    def _args(self):
+        return (self.W, self.S, self.hp, self.lr, self.l2, self.fit_intercept, self.tol, self.bound)
+
+    def _monitor(self):
+        return (self.status, self.n_steps, self.stopped_at, self.history, self.last_cost)
+
+    def advance(self, n):
+        """Run the next ``n`` steps in one compiled call."""
+        s0, s1 = self.step, min(self.step + n, self.steps + 1)
+        head = (self.loss, self.act, self.opt, self.X, self.y, self.seed, self.batch, s0, s1, self.steps,
+                self.record_every)
+        if self.mode == "rows":
+            run_rows(*head, *self._args(), self.z2_max, self.y_small, *self._monitor(), self.progress)
+        else:
+            run_sets(*head, self.sets, self.set_start, *self._args(), self.z2_max, self.y_small, *self._monitor(),
+                     self.progress)
+        self.step = s1
+
+    def running(self):
+        return self.step <= self.steps and bool((self.status == mon.RUNNING).any())
+
+    def run(self):
+        """Every remaining step, in compiled calls of about SLICE_SECONDS each."""
+        n = 4
+        while self.running():
+            t0 = time.perf_counter()
+            self.advance(n)
+            took = time.perf_counter() - t0
+            if took < SLICE_SECONDS / 2:
+                n *= 2
+            elif took > 2 * SLICE_SECONDS and n > 1:
+                n //= 2
+
+    def rows_of(self, s):
+        """The rows of step s (all of them in order for full-batch descent)."""
+        n = self.X.shape[0]
+        if not self.batch:
+            return np.arange(n)
+        out = np.empty((1, self.batch), np.int64)
+        stream_rows(self.seed, n, self.batch, s, s + 1, out)
+        return out[0]
+
+    def sums(self, rows, models, exact):
+        """Chunk-by-chunk sums over ``rows`` for ``models``, added in chunk order: (G, gb, cost sums)."""
+        P, D = models.size, self.X.shape[1]
+        C = src.n_chunks(rows.size)
+        dt = self.X.dtype
+        G, gb, cs = np.empty((C, P, D), dt), np.empty((C, P), dt), np.empty((C, P), dt)
+        Wl = np.ascontiguousarray(self.W[models, :D])
+        src.partial_sums(self.loss, self.act, exact, self.X, self.y, rows, Wl, self.W[models, D].copy(), G, gb, cs)
+        Gt, gbt, ct = np.zeros((P, D), dt), np.zeros(P, dt), np.zeros(P, dt)
+        for c in range(C):  # in chunk order, as the compiled loops add them
+            Gt += G[c]
+            gbt += gb[c]
+            ct += cs[c]
+        return Gt, gbt, ct
+
+    def step_by_parts(self):
+        """One step from its parts, called from Python: rows, partial sums, update (bitwise as ``advance(1)``)."""
+        s = self.step
+        live = np.flatnonzero(self.status == mon.RUNNING)
+        if s > self.steps or live.size == 0:
+            return
+        rows = self.rows_of(s)
+        exact = bool(self.record_every and s % self.record_every == 0) or s == self.steps or not self.y_small
+        Gt, gbt, ct = self.sums(rows, live, exact)
+        if not exact and not (ct <= self.z2_max).all():
+            exact = True
+            Gt, gbt, ct = self.sums(rows, live, exact)
+        update_models(self.loss, self.act, self.opt, self.X, self.y, rows, live, Gt, gbt, ct, exact, s, self.steps,
+                      self.record_every, *self._args(), *self._monitor())
+        self.step = s + 1
+
+    def final_cost(self):
+        """Every model's cost on the whole data at its final coefficients."""
+        out = self.last_cost.copy()
+        redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(np.isnan(self.last_cost))
+        if redo.size:
+            rows = np.arange(self.X.shape[0])
+            ct = self.sums(rows, redo, True)[2]
+            costs(self.W, self.l2, redo, ct, rows.size, out)
+        return out

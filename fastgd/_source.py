@@ -1,0 +1,337 @@
+"""The gradient source: partial sums of cost, gradient and curvature over a set of rows.
+
+The model of the seed's second article: ``z = X @ w + b``, ``a = act(z)``,
+``cost = mean(L(a, y)) + (l2 / 2) ||w||^2``.  P models (every lr x l2 pair) share
+X, so a pass over some rows is two matrix-matrix products, never P matrix-vector
+ones, a block of B rows at a time:
+
+    Z = X_b @ W^T + b             (B x D) @ (D x P)
+    E = L'(act(Z), y) * act'(Z)   in place of Z, with the losses summed on the way
+    G += E^T @ X_b                into a (P x D) accumulator
+
+The rows of a step are cut into ``n_chunks(rows)`` chunks, whose number depends on
+the row count alone; each chunk's sums run over its blocks in order, and the
+chunks' sums are added in chunk order.  Whoever computes a chunk (a thread of a
+parallel pass, a thread that owns some models, a Dask worker), the sums have the
+same bits.  A model's sums also do not depend on its position among the models
+(both products give every model the same instruction sequence), so models can
+be dropped as they stop, and split among threads, without changing any result.
+
+Mini-batches come from ``batch_rows``: a seeded shuffle per epoch (splitmix64 and
+Fisher-Yates), a pure function of (seed, epoch), so every thread or worker draws
+the same batches with O(n) memory.  This module knows nothing of optimizers or of
+the monitor.  ``act=None`` is the identity (compiled out).
+"""
+
+import numpy as np
+from numba import prange
+
+from . import _chain as chain
+from ._jit import jit_helper, jit_kernel
+
+BLOCK = 128  # rows of a block: its X^T (D x B) and Z^T (P x B) stay in L1/L2
+CHUNK_ROWS = 4096  # rows per chunk at least; a step of fewer rows is one chunk
+MAX_CHUNKS = 16
+
+
+@jit_helper
+def n_chunks(rows):
+    """Number of chunks of a pass over ``rows`` rows: a function of the row count only."""
+    return max(1, min(MAX_CHUNKS, rows // CHUNK_ROWS))
+
+
+@jit_helper
+def chunk_bounds(rows, c, C):
+    """Rows [lo, hi) of chunk c of C."""
+    return c * rows // C, (c + 1) * rows // C
+
+
+# ---------------------------------------------------------------- the batch stream
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+@jit_helper
+def _mix64(z):
+    """splitmix64's finalizer (Steele, Lea, Flood 2014): a bijection that scrambles every bit."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@jit_helper
+def shuffle(seed, epoch, perm):
+    """perm <- the permutation of epoch ``epoch``: Fisher-Yates driven by splitmix64 seeded by (seed, epoch).
+
+    ``j = r mod (i + 1)`` is biased by at most n / 2**64, far below anything measurable.
+    """
+    n = perm.size
+    for i in range(n):
+        perm[i] = i
+    state = _mix64(np.uint64(seed) * _GOLDEN + np.uint64(epoch))
+    for i in range(n - 1, 0, -1):
+        state += _GOLDEN
+        j = np.int64(_mix64(state) % np.uint64(i + 1))
+        t = perm[i]
+        perm[i] = perm[j]
+        perm[j] = t
+
+
+@jit_helper
+def batch_rows(seed, n, batch, step, perm, epoch_of_perm, out):
+    """out <- the rows of step ``step``: positions step*batch ... of the concatenated epochs.
+
+    ``perm`` holds the permutation of epoch ``epoch_of_perm[0]`` (-1: none yet) and is
+    reshuffled when the batch reaches another epoch: O(batch) work a step, O(n) an epoch.
+    """
+    pos = step * batch
+    for j in range(batch):
+        e = (pos + j) // n
+        if e != epoch_of_perm[0]:
+            shuffle(seed, e, perm)
+            epoch_of_perm[0] = e
+        out[j] = perm[(pos + j) - e * n]
+
+
+# ---------------------------------------------------------------- sums over a chunk
+@jit_helper
+def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
+    """zm[j] <- dL/dz at zm[j]; gb[m] sums the dL/dz and cost[m] the losses or the z^2.
+
+    With ``want_cost`` cost[m] sums the losses, else the squared z (a cheap proof
+    that the losses are finite, see ``_engine``).
+    """
+    cs = zm[0] * 0
+    if want_cost:
+        for j in range(nb):
+            v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
+            cs += v
+            zm[j] = e
+    else:  # the loss value (a log for the log losses) is most of the elementwise work
+        for j in range(nb):
+            z = zm[j]
+            cs += z * z
+            zm[j] = chain.grad(loss, act, z, yb[j])
+    # summed in a loop of its own, so both branches add in the same order (LLVM picks the
+    # vector interleave from the loop body): results do not depend on record_every
+    gs = zm[0] * 0
+    for j in range(nb):
+        gs += zm[j]
+    cost[m] += cs
+    gb[m] += gs
+
+
+@jit_helper
+def chunk_sums(loss, act, exact, X, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb):
+    """Sums over rows[lo:hi] for the first P models of W (., D) and b.
+
+    G[m] (., D) gets sum dL/dz x, gb[m] sum dL/dz and cost[m] the sum of the losses
+    (``exact``) or of z^2 (else: see ``_losses_in_place``).  Xt (D, BLOCK), Zt (., BLOCK)
+    and yb (BLOCK) are scratch.  Each block of rows is gathered transposed, so every
+    inner loop runs along the block's rows: Z^T = W @ X_b^T (_forward), then
+    G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).
+    """
+    D = X.shape[1]
+    for m in range(P):
+        for d in range(D):
+            G[m, d] = 0
+        gb[m] = 0
+        cost[m] = 0
+    for r0 in range(lo, hi, BLOCK):
+        nb = min(hi, r0 + BLOCK) - r0
+        for j in range(nb):  # gather the block, transposed
+            i = rows[r0 + j]
+            yb[j] = y[i]
+            for d in range(D):
+                Xt[d, j] = X[i, d]
+        _forward(Xt, Zt, W, b, nb, P)
+        for m in range(P):  # E = dL/dz in place, losses summed
+            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m)
+        _backward(Xt, Zt, G, nb, P)
+
+
+@jit_helper
+def add_sums(P, D, G, gb, cost, Gt, gbt, costt):
+    """Gt, gbt, costt += one chunk's sums (chunks are added in chunk order)."""
+    for m in range(P):
+        for d in range(D):
+            Gt[m, d] += G[m, d]
+        gbt[m] += gb[m]
+        costt[m] += cost[m]
+
+
+@jit_helper
+def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
+    """H (A x A, lower triangle) <- sum over rows[lo:hi] of L''(z) x~ x~^T for one model (w, b).
+
+    x~ is the row with a 1 appended when A = D + 1 (the intercept).  xt is scratch (A,).
+    """
+    D = X.shape[1]
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] = 0
+    for j in range(lo, hi):
+        i = rows[j]
+        z = b
+        for d in range(D):
+            xt[d] = X[i, d]
+            z += X[i, d] * w[d]
+        if A > D:
+            xt[D] = 1
+        s = chain.grad_hess(loss, act, z, y[i])[1]
+        for p in range(A):
+            sp = s * xt[p]
+            for q in range(p + 1):
+                H[p, q] += sp * xt[q]
+
+
+@jit_kernel(parallel=True)
+def partial_sums(loss, act, exact, X, y, rows, W, b, G_acc, gb_acc, cost_acc):
+    """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D), gb_acc, cost_acc (C, P).
+
+    One parallel pass, a chunk a task: what a driver outside the compiled loop calls
+    (the final cost, a Dask worker); summing the C slices in order gives the bits of
+    the compiled loop.  C is ``n_chunks(rows.size)``.
+    """
+    P, D = W.shape
+    C = G_acc.shape[0]
+    for c in prange(C):
+        Xt = np.empty((D, BLOCK), X.dtype)
+        Zt = np.empty((P, BLOCK), X.dtype)
+        yb = np.empty(BLOCK, X.dtype)
+        lo, hi = chunk_bounds(rows.size, c, C)
+        chunk_sums(loss, act, exact, X, y, rows, lo, hi, W, b, P, G_acc[c], gb_acc[c], cost_acc[c], Xt, Zt, yb)
+
+
+# ---------------------------------------------------------------- the two products
+@jit_helper
+def _forward(Xt, Zt, Wt, b, nb, P):
+    """Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d] for the block's nb rows and the first P models.
+
+    Two models by eight features a pass (ten loads and two stores per sixteen FMAs,
+    the sixteen weights in registers); features outside the models so the eight rows
+    of X^T stay in L1.  A model's sum has the same order wherever it falls.
+    """
+    D = Xt.shape[0]
+    for m in range(P):
+        zm = Zt[m]
+        bm = b[m]
+        for j in range(nb):
+            zm[j] = bm
+    d = 0
+    while d + 8 <= D:
+        x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
+        x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
+        m = 0
+        while m + 2 <= P:
+            za, zb = Zt[m], Zt[m + 1]
+            a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
+            a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
+            c0, c1, c2, c3 = Wt[m + 1, d], Wt[m + 1, d + 1], Wt[m + 1, d + 2], Wt[m + 1, d + 3]
+            c4, c5, c6, c7 = Wt[m + 1, d + 4], Wt[m + 1, d + 5], Wt[m + 1, d + 6], Wt[m + 1, d + 7]
+            for j in range(nb):
+                u0, u1, u2, u3 = x0[j], x1[j], x2[j], x3[j]
+                u4, u5, u6, u7 = x4[j], x5[j], x6[j], x7[j]
+                za[j] += ((a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)) + ((a4 * u4 + a5 * u5) + (a6 * u6 + a7 * u7))
+                zb[j] += ((c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)) + ((c4 * u4 + c5 * u5) + (c6 * u6 + c7 * u7))
+            m += 2
+        if m < P:  # an odd model out, same sums
+            za = Zt[m]
+            a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
+            a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
+            for j in range(nb):
+                za[j] += ((a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])) + (
+                    (a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j]))
+        d += 8
+    while d < D:
+        x0 = Xt[d]
+        for m in range(P):
+            za = Zt[m]
+            a0 = Wt[m, d]
+            for j in range(nb):
+                za[j] += a0 * x0[j]
+        d += 1
+
+
+
+@jit_helper
+def _backward(Xt, Zt, G, nb, P):
+    """G[m, d] += E^T[m] . X^T[d] over the block's nb rows for the first P models, as register reductions.
+
+    Four models by four features a pass: eight loads per sixteen FMAs, and sixteen
+    horizontal sums per tile (LLVM splits each reduction into vector partial sums,
+    whose final sum is the overhead of a short reduction).  A last group of one to
+    three models runs through the same loop, its missing models standing in as
+    copies of its last one (results dropped): LLVM vectorizes a loop with one
+    accumulator with another interleave than one with sixteen, which would give a
+    model other bits in another position.
+    """
+    D = Xt.shape[0]
+    for m in range(0, P, 4):
+        k = min(4, P - m)  # real models of this group
+        z0 = Zt[m]
+        z1 = Zt[m + min(1, k - 1)]
+        z2 = Zt[m + min(2, k - 1)]
+        z3 = Zt[m + min(3, k - 1)]
+        d = 0
+        while d + 4 <= D:
+            xa, xb, xc, xd = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = xa[0] * 0
+            c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = xa[0] * 0
+            for j in range(nb):
+                q0, q1, q2, q3 = z0[j], z1[j], z2[j], z3[j]
+                u = xa[j]
+                a0 += u * q0
+                a1 += u * q1
+                a2 += u * q2
+                a3 += u * q3
+                u = xb[j]
+                b0 += u * q0
+                b1 += u * q1
+                b2 += u * q2
+                b3 += u * q3
+                u = xc[j]
+                c0 += u * q0
+                c1 += u * q1
+                c2 += u * q2
+                c3 += u * q3
+                u = xd[j]
+                e0 += u * q0
+                e1 += u * q1
+                e2 += u * q2
+                e3 += u * q3
+            _store4(G, m, d, a0, b0, c0, e0)
+            if k > 1:
+                _store4(G, m + 1, d, a1, b1, c1, e1)
+            if k > 2:
+                _store4(G, m + 2, d, a2, b2, c2, e2)
+            if k > 3:
+                _store4(G, m + 3, d, a3, b3, c3, e3)
+            d += 4
+        while d < D:  # the last features, one a pass (the same for every model)
+            xa = Xt[d]
+            a0 = a1 = a2 = a3 = xa[0] * 0
+            for j in range(nb):
+                u = xa[j]
+                a0 += u * z0[j]
+                a1 += u * z1[j]
+                a2 += u * z2[j]
+                a3 += u * z3[j]
+            G[m, d] += a0
+            if k > 1:
+                G[m + 1, d] += a1
+            if k > 2:
+                G[m + 2, d] += a2
+            if k > 3:
+                G[m + 3, d] += a3
+            d += 1
+
+
+@jit_helper
+def _store4(G, m, d, s0, s1, s2, s3):
+    G[m, d] += s0
+    G[m, d + 1] += s1
+    G[m, d + 2] += s2
+    G[m, d + 3] += s3
