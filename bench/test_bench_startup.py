@@ -39,3 +39,26 @@ def test_cold_start(benchmark, impl):
     benchmark.group = "cold start"
     benchmark.extra_info.update(case="cold_start", impl=impl, n=1, dtype="float64")
     benchmark.pedantic(_run, args=(SCRIPTS[impl],), rounds=5, iterations=1)
+
+
+def _fastgd_fit(env=None):
+    # the README's first command, process start to exit
+    subprocess.run([sys.executable, "-m", "fastgd", "fit"], check=True, capture_output=True, env=env)
+
+
+def test_cli_fit_wall_time(benchmark):
+    """``fastgd fit`` on the default data (569 x 30, 32 learning rates, 500 steps), the kernel cache warm."""
+    _fastgd_fit()  # fills the cache
+    benchmark.group = "fastgd fit command"
+    benchmark.extra_info.update(case="fastgd fit command", impl="fastgd", n=569, dtype="float64")
+    benchmark.pedantic(_fastgd_fit, rounds=5, iterations=1)
+
+
+def test_cli_fit_first_run_compiles(benchmark, tmp_path):
+    """The first ``fastgd fit`` after install: every kernel it needs compiled (an empty NUMBA_CACHE_DIR)."""
+    import os
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    benchmark.group = "fastgd fit command"
+    benchmark.extra_info.update(case="fastgd fit command", impl="fastgd_first_run", n=569, dtype="float64")
+    benchmark.pedantic(_fastgd_fit, args=(env,), rounds=1, iterations=1)

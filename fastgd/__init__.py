@@ -50,7 +50,7 @@ def warmup(dtypes=("float64", "float32")):
         p = np.linspace(0.1, 0.9, 4, dtype=dtype)
         for name in LOSS_NAMES:
             loss = get_loss(name)
-            pred = p if name in ("log_loss", "cross_entropy") else x
+            pred = p if loss.spec.pred_range is not None else x
             for target in (p, p[:1].reshape(())):
                 for part in (loss.value, loss.grad, loss.hess, loss.value_and_grad, loss.cost):
                     part(pred, target)

@@ -42,19 +42,49 @@ def np_sweep(activation_name, w0, lr, steps, *, x=1.0, target=0.0):
     return W
 
 
-def np_fit_batched(X, y, lr, steps):
-    """Logistic regression for every learning rate at once, the lrs batched into one GEMM."""
+def _np_logistic_cost(Z, y):
+    return np.mean(np.logaddexp(0, Z) - y[:, None] * Z, axis=0)
+
+
+def np_fit_batched(X, y, lr, steps, *, with_cost=False):
+    """Logistic regression for every learning rate at once, the lrs batched into one GEMM.
+
+    ``with_cost``: also every model's cost at every step (steps + 1 records).
+    """
     n, D = X.shape
     W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
+    hist = []
     for _ in range(steps):
-        E = _np_sigmoid(X @ W + b) - y[:, None]
+        Z = X @ W + b
+        if with_cost:
+            hist.append(_np_logistic_cost(Z, y))
+        E = _np_sigmoid(Z) - y[:, None]
         W -= lr * (X.T @ E) / n
+        b -= lr * E.mean(axis=0)
+    if with_cost:
+        hist.append(_np_logistic_cost(X @ W + b, y))
+        return W, b, np.array(hist)
+    return W, b
+
+
+def np_sgd_batched(X, y, lr, steps, batch, seed=0):
+    """Mini-batch SGD of logistic regression, every learning rate in one GEMM, a permutation per epoch."""
+    n, D = X.shape
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(n) for _ in range(steps * batch // n + 1)])
+    W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
+    for s in range(steps):
+        idx = order[s * batch:(s + 1) * batch]
+        Xb = X[idx]
+        E = _np_sigmoid(Xb @ W + b) - y[idx, None]
+        W -= lr * (Xb.T @ E) / batch
         b -= lr * E.mean(axis=0)
     return W, b
 
 
 NUMPY_BASELINES = {
     "fit_batched": np_fit_batched,
+    "sgd_batched": np_sgd_batched,
     "logistic_vg": np_logistic_vg,
     "sigmoid_vg": np_sigmoid_vg,
     "mse_vg": np_mse_vg,
@@ -111,8 +141,12 @@ def jax_sweep(act, steps, x, target):
     return lambda w0, lr: jax.block_until_ready(run(w0, lr))
 
 
-def jax_fit(steps):
-    """``jit`` of batched logistic regression (every lr in one GEMM), ``steps`` full-batch steps."""
+def jax_fit(steps, *, with_cost=False):
+    """``jit`` of batched logistic regression (every lr in one GEMM), ``steps`` full-batch steps.
+
+    ``with_cost``: also the cost of every model at every step (steps + 1 records), the
+    work of ``fastgd.fit(..., record_every=1)``.
+    """
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -120,12 +154,51 @@ def jax_fit(steps):
     @jax.jit
     def run(X, y, lr):
         n, D = X.shape
+        K = lr.shape[0]
 
-        def body(_, wb):
-            W, b = wb
-            E = jax.nn.sigmoid(X @ W + b) - y[:, None]
-            return W - lr * (X.T @ E) / n, b - lr * E.mean(axis=0)
+        def body(i, carry):
+            W, b, hist = carry
+            Z = X @ W + b
+            E = jax.nn.sigmoid(Z) - y[:, None]
+            if with_cost:
+                hist = hist.at[i].set(jnp.mean(jnp.logaddexp(0, Z) - y[:, None] * Z, axis=0))
+            return W - lr * (X.T @ E) / n, b - lr * E.mean(axis=0), hist
 
-        return lax.fori_loop(0, steps, body, (jnp.zeros((D, lr.shape[0])), jnp.zeros(lr.shape[0])))
+        hist = jnp.zeros((steps + 1 if with_cost else 1, K))
+        W, b, hist = lax.fori_loop(0, steps, body, (jnp.zeros((D, K)), jnp.zeros(K), hist))
+        if with_cost:
+            Z = X @ W + b
+            hist = hist.at[steps].set(jnp.mean(jnp.logaddexp(0, Z) - y[:, None] * Z, axis=0))
+        return W, b, hist
+
+    return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
+
+
+def jax_sgd(steps, batch, seed=0):
+    """Mini-batch SGD of batched logistic regression, every learning rate in one GEMM.
+
+    ``lax.dynamic_slice`` of a per-epoch permutation, ``jit``, ``fori_loop``; the same
+    batches for every learning rate.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    @jax.jit
+    def run(X, y, lr):
+        n, D = X.shape
+        K = lr.shape[0]
+        epochs = (steps * batch) // n + 1
+        keys = jax.random.split(jax.random.PRNGKey(seed), epochs)
+        order = jnp.concatenate([jax.random.permutation(keys[e], n) for e in range(epochs)])
+
+        def body(i, carry):
+            W, b = carry
+            idx = lax.dynamic_slice(order, (i * batch,), (batch,))
+            Xb, yb = X[idx], y[idx]
+            E = jax.nn.sigmoid(Xb @ W + b) - yb[:, None]
+            return W - lr * (Xb.T @ E) / batch, b - lr * E.mean(axis=0)
+
+        return lax.fori_loop(0, steps, body, (jnp.zeros((D, K)), jnp.zeros(K)))
 
     return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))

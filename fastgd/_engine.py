@@ -32,13 +32,14 @@ import time
 import numba
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from . import _extending as fx
 from . import _monitor as mon
 from . import _source as src
 from ._jit import jit_helper, jit_kernel
 from ._libm import const
-from ._optim import N_HYPER, newton_solve
+from ._optim import N_HYPER, USES_HESSIAN, newton_solve
 
 SLICE_SECONDS = 0.1  # a compiled call runs about this long: Ctrl-C and the bar answer between calls
 MODE = None  # "sets" or "rows" to force a loop (benchmarks, tests); None picks
@@ -56,7 +57,7 @@ def _cost(csum, nr, W, m, l2m):
 
 @jit_helper
 def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
-    """dvec <- H^-1 dvec for model m (H over the step's rows, chunk by chunk); False where H is not PD."""
+    """Dvec <- H^-1 dvec for model m (H over the step's rows, chunk by chunk); False where H is not PD."""
     D = X.shape[1]
     A = D + 1 if fit_intercept else D
     C = src.n_chunks(nr)
@@ -76,6 +77,25 @@ def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec,
         if p < D:
             H[p, p] += l2m
     return newton_solve(H, dvec, A)
+
+
+def _precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    """Set dvec to the direction the optimizer updates along: Newton's H^-1 g, or g itself (compiled out)."""
+
+
+@overload(_precondition, inline="always")
+def _ov_precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    if not USES_HESSIAN[opt.formula_name]:  # nothing to compile: the Hessian code is not typed at all
+        return lambda opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt: None
+
+    def newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+        if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+            for a in range(dvec.size):  # not positive definite: a gd step
+                dvec[a] = g[a]
+        if not fit_intercept:
+            dvec[dvec.size - 1] = g[dvec.size - 1]
+
+    return newton
 
 
 @jit_helper
@@ -110,12 +130,7 @@ def _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s,
             continue
         for a in range(A):
             dvec[a] = g[a]
-        if fx.uses_hessian(opt):
-            if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, dvec, H, Hc, xt):
-                for a in range(A):  # not positive definite: a gd step
-                    dvec[a] = g[a]
-            if not fit_intercept:
-                dvec[D] = g[D]
+        _precondition(opt, loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt)
         ok = True
         t = n_steps[m]
         for a in range(A):
@@ -270,7 +285,7 @@ def run_rows(loss, act, opt, X, y, seed, batch, s0, s1, steps, record_every,
         nr = _step_rows(seed, batch, s, perm, epoch, rows)
         _gather(W, live, L, Wl, bl)
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
-        for attempt in range(2):
+        for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             for c in prange(C):
                 lo, hi = src.chunk_bounds(nr, c, C)
                 src.chunk_sums(loss, act, exact, X, y, rows, lo, hi, Wl, bl, L, G_acc[c], gb_acc[c], c_acc[c],
@@ -317,7 +332,7 @@ def costs(W, l2, models, ct, nr, out):
 
 @jit_kernel
 def stream_rows(seed, n, batch, s0, s1, out):
-    """out (s1 - s0, batch) <- the mini-batch rows of steps s0 .. s1 - 1 (for tests and outside drivers)."""
+    """Out (s1 - s0, batch) <- the mini-batch rows of steps s0 .. s1 - 1 (for tests and outside drivers)."""
     perm = np.empty(n, np.int64)
     epoch = np.full(1, -1, np.int64)
     for s in range(s0, s1):

@@ -24,6 +24,7 @@ import numpy as np
 from numba import prange
 
 from . import _chain as chain
+from . import _optim as optim
 from ._jit import jit_formula, jit_helper, jit_kernel
 
 # status codes; OVERFLOW: bounded weight whose loss is not finite (diverged at its last step)
@@ -53,14 +54,16 @@ def chain_grad_hess(loss, act, w, x, t):
 
 @jit_formula
 def step(loss, act, method, w, vel, lr, x, t, momentum, min_curv):
-    """One update of one run: (gradient at w, new w, new velocity)."""
+    """One update of one run: (gradient at w, new w, new velocity); the rules are fit's, from ``_optim``."""
     if method == NEWTON:
         g, h = chain_grad_hess(loss, act, w, x, t)
-        # Newton where the curvature is safely positive, else a gd step
-        d = g / h if h > min_curv else g
+        d = optim.newton_direction(g, h, min_curv)  # a gd step where the curvature is not safely positive
+    elif method == MOMENTUM:
+        g = chain_grad(loss, act, w, x, t)
+        d = optim.momentum_update(g, w, vel, vel, momentum, momentum, momentum, momentum, 0)[0]
     else:
         g = chain_grad(loss, act, w, x, t)
-        d = momentum * vel + g if method == MOMENTUM else g
+        d = optim.gd_update(g, w, vel, vel, momentum, momentum, momentum, momentum, 0)[0]
     return g, w - lr * d, d
 
 

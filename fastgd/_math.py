@@ -18,6 +18,8 @@ Conventions (documented in the public docstrings too):
   never stalls on a clip.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._jit import jit_formula
@@ -311,4 +313,52 @@ LOSSES = {
 ACTIVATIONS = {
     name: tuple(globals()[f"{name}_{part}"] for part in ("value", "grad", "hess"))
     for name in ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus")
+}
+
+
+# ---------------------------------------------------------------- what each loss expects
+class LossSpec(NamedTuple):
+    """What the Python layer needs to know of a loss, next to its formulas (no name checks elsewhere).
+
+    pred_range, target_range : (lo, hi, what) or None
+        Where predictions / targets must lie (None: any real number).
+    default_target : float
+        The target when none is given.
+    classifier : bool
+        ``fit`` reads y as two class labels, mapped to 0 and 1.
+    link : {"sigmoid", "clip"} or None
+        From the model's output to P(y = 1): the prediction is a logit, or a probability.
+    plot : ((lo, hi), target, label)
+        The domain its curve is drawn on.
+    points : (list of predictions, target)
+        A few points inside the domain, for the formula table.
+    model : str
+        What ``fit`` with this loss and no activation is called.
+    """
+
+    pred_range: tuple | None
+    target_range: tuple | None
+    default_target: float
+    classifier: bool
+    link: str | None
+    plot: tuple
+    points: tuple
+    model: str
+
+
+_PROB = (0.0, 1.0, "probabilities")
+_LABELS = (0.0, 1.0, "labels or probabilities")
+_REAL_PLOT = ((-3.0, 3.0), 0.0, "prediction p (target 0)")
+_REAL_POINTS = ([-2.0, -0.5, 0.0, 0.5, 2.0], 0.0)
+_PROB_POINTS = ([0.01, 0.25, 0.5, 0.75, 0.99], 1.0)
+LOSS_SPECS = {
+    "mse": LossSpec(None, None, 0.0, False, None, _REAL_PLOT, _REAL_POINTS, "linear regression"),
+    "mae": LossSpec(None, None, 0.0, False, None, _REAL_PLOT, _REAL_POINTS, "least absolute deviations"),
+    "huber": LossSpec(None, None, 0.0, False, None, _REAL_PLOT, _REAL_POINTS, "Huber regression"),
+    "log_loss": LossSpec(_PROB, _LABELS, 0.0, True, "clip", ((0.005, 0.995), 1.0, "probability p (target 1)"),
+                         _PROB_POINTS, "a probability model"),
+    "logistic": LossSpec(None, _LABELS, 0.0, True, "sigmoid", ((-6.0, 6.0), 1.0, "logit z (target 1)"),
+                         ([-4.0, -1.0, 0.0, 1.0, 4.0], 1.0), "logistic regression"),
+    "cross_entropy": LossSpec((0.0, np.inf, "probabilities"), None, 1.0, True, "clip",
+                              ((0.005, 1.0), 1.0, "probability p (target 1)"), _PROB_POINTS, "a probability model"),
 }

@@ -63,7 +63,7 @@ def _mix64(z):
 
 @jit_helper
 def shuffle(seed, epoch, perm):
-    """perm <- the permutation of epoch ``epoch``: Fisher-Yates driven by splitmix64 seeded by (seed, epoch).
+    """Perm <- the permutation of epoch ``epoch``: Fisher-Yates driven by splitmix64 seeded by (seed, epoch).
 
     ``j = r mod (i + 1)`` is biased by at most n / 2**64, far below anything measurable.
     """
@@ -81,7 +81,7 @@ def shuffle(seed, epoch, perm):
 
 @jit_helper
 def batch_rows(seed, n, batch, step, perm, epoch_of_perm, out):
-    """out <- the rows of step ``step``: positions step*batch ... of the concatenated epochs.
+    """Out <- the rows of step ``step``: positions step*batch ... of the concatenated epochs.
 
     ``perm`` holds the permutation of epoch ``epoch_of_perm[0]`` (-1: none yet) and is
     reshuffled when the batch reaches another epoch: O(batch) work a step, O(n) an epoch.

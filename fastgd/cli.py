@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _progress, datasets
+from . import __version__, _progress, _results, datasets
 from .activations import ACTIVATION_NAMES, get_activation
 from .descent import METHODS as DESCENT_METHODS
 from .descent import descend
-from .fit import CLASSIFIERS, fit
 from .fit import METHODS as FIT_METHODS
+from .fit import fit
 from .losses import LOSS_NAMES, get_loss
 
 RANGES = """\
@@ -228,8 +228,8 @@ def _run_fit(args):
     if args.l2 is not None:
         l2 = parse_numbers(args.l2, "--l2")
     else:  # scikit-learn's defaults: LogisticRegression's C=1, LinearRegression's none
-        l2 = np.array([1.0 / data.X.shape[0] if loss.name in CLASSIFIERS else 0.0])
-    if loss.name not in CLASSIFIERS and data.y.dtype.kind not in "fi":
+        l2 = np.array([1.0 / data.X.shape[0] if loss.is_classifier else 0.0])
+    if not loss.is_classifier and data.y.dtype.kind not in "fi":
         raise UsageError(f"target column {data.target_name!r} holds labels, not numbers; loss {loss.name!r} "
                          f"needs a numeric target (use --loss logistic for two classes).")
     start = time.perf_counter()
@@ -260,10 +260,9 @@ def cmd_fit(args):
     data, res, seconds = _run_fit(args)
     acc = _accuracy(res, data)
     status = _status(res.converged, res.diverged)
-    cost = np.where(res.diverged | ~np.isfinite(res.final_cost), np.inf, res.final_cost)
-    order = np.lexsort((res.n_steps, cost))
+    order = _results.ranking(res.final_cost, res.diverged, res.n_steps)[0]
     n, D = data.X.shape
-    what = {"logistic": "logistic regression", "mse": "linear regression"}.get(res.loss_fn.name, "a neuron")
+    what = res.loss_fn.spec.model
     if res.activation.name != "identity":
         what = f"a {res.activation.name} neuron"
     print(f"fastgd fit: {what} ({res.loss_fn.name} loss) on {data.source}: {n} rows x {D} features"
@@ -409,6 +408,12 @@ def bench_cases(size):
     cases.append((f"fit logistic n={n_fit} D=32 K=16 20 steps", {
         "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20),
         "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=0)}))
+    cases.append((f"fit n={n_fit} D=32 K=16 20 steps, costs", {
+        "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20, with_cost=True),
+        "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=1)}))
+    cases.append((f"SGD n={n_fit} D=32 K=16 batch 64 x 500", {
+        "numpy": lambda: base.np_sgd_batched(X, yf, lr_fit, 500, 64),
+        "fastgd": lambda: fit(X, yf, lr_fit, steps=500, batch_size=64, record_every=0)}))
     if have_jax:
         import jax.numpy as jnp
 
@@ -418,6 +423,8 @@ def bench_cases(size):
         peers = [(base.jax_elementwise(case), (zj, yj)) for case in ("logistic_vg", "sigmoid_vg", "mse_vg")]
         peers += [(base.jax_sweep(act, 100, 1.0, 0.2), (w0j, lrj)) for act in ("identity", "sigmoid")]
         peers.append((base.jax_fit(20), (Xj, yfj, lrfj)))
+        peers.append((base.jax_fit(20, with_cost=True), (Xj, yfj, lrfj)))
+        peers.append((base.jax_sgd(500, 64), (Xj, yfj, lrfj)))
         for (_, impls), (f, inputs) in zip(cases, peers, strict=True):
             impls["jax"] = partial(f, *inputs)
     return cases
@@ -483,15 +490,6 @@ def cmd_formulas(args):
     return 0
 
 
-# (pred, target) points per loss, inside each loss's domain
-_LOSS_POINTS = {
-    "mse": ([-2.0, -0.5, 0.0, 0.5, 2.0], 0.0),
-    "mae": ([-2.0, -0.5, 0.0, 0.5, 2.0], 0.0),
-    "huber": ([-2.0, -0.5, 0.0, 0.5, 2.0], 0.0),
-    "log_loss": ([0.01, 0.25, 0.5, 0.75, 0.99], 1.0),
-    "logistic": ([-4.0, -1.0, 0.0, 1.0, 4.0], 1.0),
-    "cross_entropy": ([0.01, 0.25, 0.5, 0.75, 0.99], 1.0),
-}
 _Z = [-4.0, -1.0, 0.0, 1.0, 4.0]
 
 
@@ -504,7 +502,7 @@ def formula_table():
     lines = ["Losses L(p, t) and derivatives in p", ""]
     for name in LOSS_NAMES:
         loss = get_loss(name)
-        p, t = _LOSS_POINTS[name]
+        p, t = loss.spec.points
         lines.append(f"{name} (target {t:g})")
         lines.append(_row("p", p))
         lines.append(_row("L", loss.value(p, t)))

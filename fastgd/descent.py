@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from . import _kernels_descent as kd
-from . import _progress
+from . import _progress, _results
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
@@ -100,16 +100,14 @@ class DescentResult:
     def best(self):
         """The run with the lowest final loss among those that did not diverge.
 
-        Ties go to the run with fewer steps.  Returns a dict with the run's grid
-        indices ``i``, ``k`` and its ``w0``, ``lr``, ``w``, ``loss``, ``n_steps``;
-        None if every run diverged or the grid is empty.
+        Ties go to the run with fewer steps, then to the first in C order (the rule of
+        ``FitResult.best``).  Returns a dict with the run's grid indices ``i``, ``k`` and
+        its ``w0``, ``lr``, ``w``, ``loss``, ``n_steps``; None if every run diverged or
+        the grid is empty.
         """
-        ok = ~self.diverged
-        if not ok.any():
+        flat = _results.best_index(self.loss, self.diverged, self.n_steps)
+        if flat is None:
             return None
-        loss = np.where(ok, self.loss, np.inf)
-        steps = np.where(ok, self.n_steps, np.iinfo(self.n_steps.dtype).max)
-        flat = np.lexsort((steps.ravel(), loss.ravel()))[0]
         i, k = np.unravel_index(flat, self.w.shape)
         return {
             "i": int(i), "k": int(k), "w0": float(self.w0[i]), "lr": float(self.lr[k]),
@@ -215,24 +213,18 @@ def descend(
     w0_arr, lr_arr, dtype = v.float_arrays(w0, lr, ("w0", "lr"))
     w0_arr, lr_arr = v.vector(w0_arr, "w0"), v.vector(lr_arr, "lr")
     v.check_finite(w0_arr, "w0")
-    v.nonnegative(lr_arr, "lr")
-    v.check_finite(lr_arr, "lr")
+    lr_arr = v.learning_rates(lr_arr, dtype)
     x = v.real_param(x, "x", minimum=-np.inf, strict=True)
     target = v.real_param(target, "target", minimum=-np.inf, strict=True)
     for name, value in (("x", x), ("target", target)):
         if abs(value) > float(np.finfo(dtype).max):
             raise ValueError(f"{name}={value!r} does not fit in {dtype}; pass float64 w0 and lr, or a smaller {name}.")
-    if loss.name in ("log_loss", "logistic") and not 0 <= target <= 1:
-        raise ValueError(f"target must be in [0, 1] for {loss.name}; got {target}.")
-    momentum = v.real_param(momentum, "momentum", minimum=0.0, strict=False)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
-    tol = None if tol is None else v.real_param(tol, "tol", minimum=0.0, strict=False)
-    max_bound = v.max_safe_abs(dtype)
-    bound = max_bound if max_abs_w is None else v.real_param(max_abs_w, "max_abs_w", minimum=0.0, strict=True)
-    if bound > max_bound:
-        raise ValueError(f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "
-                         f"which the loss overflows; pass a smaller max_abs_w (or float64 w0 and lr).")
+    rng = loss.spec.target_range
+    if rng is not None and not rng[0] <= target <= rng[1]:
+        raise ValueError(f"target must be in [{rng[0]:g}, {rng[1]:g}] for {loss.name}; got {target}.")
+    momentum = v.momentum_coefficient(momentum)
+    tol = v.tolerance(tol)
+    bound = v.weight_bound(max_abs_w, dtype)
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
     if w0_arr.size and np.abs(w0_arr).max() > bound:
         raise ValueError(f"w0 has entries beyond max_abs_w={bound:.3g}, where runs count as diverged; "
@@ -242,14 +234,8 @@ def descend(
     shape = (M, K)
     if record_every:
         n_rec = steps // record_every + 1
-        need = 2 * n_rec * M * K * dtype.itemsize
-        limit = v.available_memory() // 4 if max_history_bytes is None else max_history_bytes
-        if need > limit:
-            raise ValueError(
-                f"the history needs {need / 2**20:.1f} MiB ({n_rec} records x {M} x {K} runs x 2 arrays), more "
-                f"than the limit of {limit / 2**20:.1f} MiB. Raise record_every, shrink the grid, or pass "
-                f"max_history_bytes=..."
-            )
+        v.history_fits(2 * n_rec * M * K * dtype.itemsize, max_history_bytes,
+                       f"{n_rec} records x {M} x {K} runs x 2 arrays")
         hist_w, hist_l = np.empty((n_rec,) + shape, dtype), np.empty((n_rec,) + shape, dtype)
     else:
         hist_w = hist_l = np.empty((1, 1, 1), dtype)

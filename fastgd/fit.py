@@ -10,13 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _engine, _monitor, _progress
+from . import _engine, _monitor, _progress, _results
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-from .optimizers import METHODS, get_optimizer
+from .optimizers import get_optimizer
 from .special import sigmoid
-CLASSIFIERS = ("logistic", "log_loss", "cross_entropy")
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,12 @@ class FitResult:
 
     @property
     def best(self):
-        """Index of the model with the lowest final cost among those that did not diverge (None if all did)."""
-        cost = np.where(self.diverged | ~np.isfinite(self.final_cost), np.inf, self.final_cost)
-        return None if not np.isfinite(cost).any() else int(np.argmin(cost))
+        """Index of the model with the lowest final cost among those that did not diverge (None if all did).
+
+        Ties go to the model with fewer steps, then to the lower index: the rule of
+        ``DescentResult.best()`` and of the ``fastgd fit`` table.
+        """
+        return _results.best_index(self.final_cost, self.diverged, self.n_steps)
 
     @property
     def best_lr(self):
@@ -91,7 +93,7 @@ class FitResult:
         if self.classes is None:
             raise ValueError(f"predict_proba needs a classifier; this fit used loss {self.loss_fn.name!r}.")
         out = self.decision_function(X, model)
-        p1 = sigmoid(out) if self.loss_fn.name == "logistic" else np.clip(out, 0, 1)
+        p1 = sigmoid(out) if self.loss_fn.spec.link == "sigmoid" else np.clip(out, 0, 1)
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X, model=None):
@@ -141,7 +143,7 @@ def _as_target(y, loss, dtype, n):
         raise ValueError(f"y must be 1-D; got shape {arr.shape}.")
     if arr.size != n:
         raise ValueError(f"X has {n} rows and y has {arr.size}; they must match.")
-    if loss.name not in CLASSIFIERS:
+    if not loss.is_classifier:
         out = v.float_array(arr, "y").astype(dtype)
         _check_finite_matrix(out.reshape(-1, 1), "y")
         return out, None

@@ -18,16 +18,13 @@ Loss objects also work inside your own ``@numba.njit`` functions, on scalars:
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
-from . import _extending, _kernels
+from . import _extending, _kernels, _math
 from . import _validation as v
 
 _VALUE, _GRAD, _HESS = 0, 1, 2
 
 # name -> (parameter name, default, strictly positive?)
 _PARAMS = {"huber": ("delta", 1.0, True)}
-_DEFAULT_TARGET = {"cross_entropy": 1.0}
 
 
 @dataclass(frozen=True)
@@ -48,20 +45,27 @@ class Loss:
     kind: ClassVar[str] = "loss"
 
     @property
+    def spec(self):
+        """What the loss expects (ranges, default target, classifier or not, link): a ``_math.LossSpec``."""
+        return _math.LOSS_SPECS[self.name]
+
+    @property
     def default_target(self):
         """Target used when none is given: 1 for cross_entropy, else 0."""
-        return _DEFAULT_TARGET.get(self.name, 0.0)
+        return self.spec.default_target
+
+    @property
+    def is_classifier(self):
+        """True where ``fit`` reads the targets as two class labels (log_loss, logistic, cross_entropy)."""
+        return self.spec.classifier
 
     def _prepare(self, pred, target):
         if target is None:
             target = self.default_target
         p, t, shape, dtype = v.float_pair(pred, target, ("pred", "target"))
-        if self.name == "log_loss":
-            v.check_range(p, 0.0, 1.0, "pred", "probabilities")
-        if self.name == "cross_entropy":
-            v.check_range(p, 0.0, np.inf, "pred", "probabilities")
-        if self.name in ("log_loss", "logistic"):
-            v.check_range(t, 0.0, 1.0, "target", "labels or probabilities")
+        for arr, name, rng in ((p, "pred", self.spec.pred_range), (t, "target", self.spec.target_range)):
+            if rng is not None:
+                v.check_range(arr, rng[0], rng[1], name, rng[2])
         return v.flat(p, shape, dtype), v.flat_or_scalar(t, shape, dtype), shape, dtype
 
     def _map(self, part, pred, target, out):

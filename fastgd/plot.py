@@ -23,15 +23,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError('fastgd.plot needs matplotlib: pip install "fastgd[plot]" (or pip install matplotlib)') from None
 
-# (x range, target, x label) per loss: each loss on its own domain, as in the seed
-_LOSS_DOMAIN = {
-    "mse": ((-3.0, 3.0), 0.0, "prediction p (target 0)"),
-    "mae": ((-3.0, 3.0), 0.0, "prediction p (target 0)"),
-    "huber": ((-3.0, 3.0), 0.0, "prediction p (target 0)"),
-    "log_loss": ((0.005, 0.995), 1.0, "probability p (target 1)"),
-    "cross_entropy": ((0.005, 1.0), 1.0, "probability p (target 1)"),
-    "logistic": ((-6.0, 6.0), 1.0, "logit z (target 1)"),
-}
 _BEST = "#d62728"
 
 
@@ -71,7 +62,7 @@ def loss_curves(losses=("mse", "mae", "cross_entropy"), *, n_points=401):
     fig = Figure(figsize=(8, 2.6 * len(losses)), layout="constrained")
     axes = fig.subplots(len(losses), 2, squeeze=False)
     for loss, (ax_l, ax_g) in zip(losses, axes, strict=True):
-        (lo, hi), t, label = _LOSS_DOMAIN[loss.name]
+        (lo, hi), t, label = loss.spec.plot
         p = np.linspace(lo, hi, n_points)
         ax_l.plot(p, loss.value(p, t), color="C0")
         ax_g.plot(p, loss.grad(p, t), color="C1")

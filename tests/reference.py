@@ -196,7 +196,6 @@ from fastgd._baselines import (  # noqa: E402, F401
     np_sweep,
 )
 
-
 # ------------------------------------------------------------- fit
 _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15

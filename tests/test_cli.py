@@ -144,8 +144,8 @@ def test_bench_prints_ratios(capsys):
     assert code == 0, err
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("case"))
-    rows = lines[head + 1: head + 7]
-    assert all(row.endswith("x") for row in rows) and lines[head + 7] == ""
+    rows = lines[head + 1: head + 9]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD
+    assert all(row.endswith("x") for row in rows) and lines[head + 9] == ""
     for row in rows:
         ratios = [float(tok[:-1]) for tok in row.split() if tok.endswith("x") and tok[:-1].replace(".", "").isdigit()]
         assert ratios and all(r > 0 for r in ratios)

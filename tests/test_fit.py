@@ -224,3 +224,104 @@ def test_finite_check_is_not_fooled_by_an_overflowing_sum():
     X = np.array([[1e308, 0.0], [1e308, 1.0], [-1.0, 2.0], [0.5, 3.0]])  # finite, but sums to inf
     res = fastgd.fit(X, [0, 1, 0, 1], 0.0, steps=1)  # must not be refused as non-finite
     np.testing.assert_allclose(res.final_cost, np.log(2))  # lr = 0: w stays 0, every p = 1/2
+
+
+# ------------------------------------------------------------- the engine
+from fastgd import _engine  # noqa: E402
+
+
+def _engine_run(X, y, lr, method="gd", batch_size=None, steps=30, tol=None, record_every=1):
+    """A Run as fit builds it (logistic, l2 0.01 on every model)."""
+    lr = np.asarray(lr, dtype=float)
+    opt = fastgd.optimizers.get_optimizer(method)
+    hp = np.full((lr.size, len(opt.hyperparams)), 0.9)
+    return _engine.Run(fastgd.losses.logistic, None, opt, X, y, lr, np.full(lr.size, 0.01), hp, fit_intercept=True,
+                       steps=steps, tol=tol, bound=1e6, batch_size=batch_size, seed=5, record_every=record_every)
+
+
+@pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_one_step_at_a_time_from_python_equals_the_compiled_loop(method, batch_size):
+    # the parts a driver outside numba composes (rows, partial sums per chunk, update)
+    # give the compiled loop's bits, diverging and converging models included
+    X, y = _data(n=9000, D=5)
+    lr = [0.1, 1.0, 5.0, 1e9] if method != "newton" else [0.5, 1.0, 1e9]
+    compiled = _engine_run(X, y, lr, method, batch_size, tol=1e-3)
+    compiled.run()
+    parts = _engine_run(X, y, lr, method, batch_size, tol=1e-3)
+    while parts.running():
+        parts.step_by_parts()
+    assert compiled.status.tolist() == parts.status.tolist()
+    assert (compiled.status != 0).any()  # something stopped on the way
+    for name in ("W", "S", "n_steps", "stopped_at", "history", "last_cost"):
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(parts, name), err_msg=name)
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+def test_both_loops_and_every_thread_count_give_the_same_bits(batch_size):
+    X, y = _data(n=20000, D=7)  # 20 000 rows: four chunks, so the rows loop runs them in parallel
+    lr = [0.01, 0.3, 2.0, 1e8, 40.0]
+    results = []
+    for mode in ("sets", "rows"):
+        for threads in (1, 2):
+            _engine.MODE = mode
+            numba.set_num_threads(threads)
+            try:
+                results.append(fastgd.fit(X, y, lr, steps=40, batch_size=batch_size, l2=[0.0, 0.1]))
+            finally:
+                _engine.MODE = None
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert results[0].diverged.any() and not results[0].diverged.all()
+    for other in results[1:]:
+        for name in ("coef", "intercept", "cost_history", "final_cost", "n_steps", "diverged"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(results[0], name), err_msg=name)
+
+
+def test_a_model_gets_the_same_bits_wherever_it_sits_in_the_grid():
+    # the products give every model the same instructions, whatever its position: a
+    # model fitted alone equals the same model among others (and models can be dropped
+    # as they stop without changing the rest)
+    X, y = _data(n=700, D=13)
+    grid = fastgd.fit(X, y, [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4], steps=20)
+    for k, rate in enumerate(grid.lr):
+        alone = fastgd.fit(X, y, [rate], steps=20)
+        np.testing.assert_array_equal(alone.coef[0], grid.coef[k])
+        np.testing.assert_array_equal(alone.cost_history[0], grid.cost_history[k])
+
+
+def test_a_stopped_model_stands_still():
+    X, y = _data(classify=False)
+    res = fastgd.fit(X, y, [0.1, 0.3, 1e6], loss="mse", steps=400, tol=1e-6, record_every=1)
+    assert res.converged[:2].all() and res.diverged[2]
+    for k in range(3):
+        stopped_at = res.n_steps[k]
+        again = fastgd.fit(X, y, [res.lr[k]], loss="mse", steps=int(stopped_at))  # the same run, cut by steps
+        np.testing.assert_array_equal(again.coef[0], res.coef[k])
+        np.testing.assert_array_equal(again.intercept[0], res.intercept[k])
+        # after it stopped, its history is its final cost
+        assert (res.cost_history[k, stopped_at + 1:] == res.final_cost[k]).all()
+
+
+def test_minibatch_sequence_has_the_same_prefix_at_300_and_30000_steps():
+    n, batch = 1000, 64
+    short, long = np.empty((300, batch), np.int64), np.empty((30000, batch), np.int64)
+    _engine.stream_rows(7, n, batch, 0, 300, short)
+    _engine.stream_rows(7, n, batch, 0, 30000, long)
+    np.testing.assert_array_equal(short, long[:300])
+    np.testing.assert_array_equal(long[:16].ravel(), np.concatenate(ref.batches(7, n, batch, 15)))  # the reference
+    epochs = long.ravel()[: (long.size // n) * n].reshape(-1, n)
+    assert all(np.array_equal(np.sort(e), np.arange(n)) for e in epochs)  # each epoch is a permutation
+    X, y = _data(n=n, D=3)
+    a = fastgd.fit(X, y, [0.1, 0.5], steps=300, batch_size=batch, seed=7)
+    b = fastgd.fit(X, y, [0.1, 0.5], steps=3000, batch_size=batch, seed=7)
+    np.testing.assert_array_equal(a.cost_history, b.cost_history[:, :301])
+
+
+def test_fit_refuses_a_bound_beyond_the_safe_range_and_bad_seeds():
+    X, y = _data()
+    with pytest.raises(ValueError, match="max_abs_w=1e\\+200 is above"):
+        fastgd.fit(X, y, 0.1, max_abs_w=1e200)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        fastgd.fit(X, y, 0.1, batch_size=10, seed=-1)
+    with pytest.raises(ValueError, match=r"the history needs .* MiB \(1001 records x 2 models\)"):
+        fastgd.fit(X, y, [0.1, 0.2], steps=1000, max_history_bytes=1000)
