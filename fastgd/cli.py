@@ -23,9 +23,9 @@ from . import __version__, _progress, _results, datasets
 from .activations import ACTIVATION_NAMES, get_activation
 from .descent import METHODS as DESCENT_METHODS
 from .descent import descend
-from .fit import METHODS as FIT_METHODS
 from .fit import fit
 from .losses import LOSS_NAMES, get_loss
+from .optimizers import METHODS as FIT_METHODS
 
 RANGES = """\
 numbers: a single value (0.5), a comma list (0.01,0.1,1), or a range
