@@ -42,8 +42,20 @@ def n_chunks(rows):
 
 @jit_helper
 def chunk_bounds(rows, c, C):
-    """Rows [lo, hi) of chunk c of C."""
-    return c * rows // C, (c + 1) * rows // C
+    """Rows [lo, hi) of chunk c of C: whole blocks of BLOCK rows (block k is rows k*BLOCK ...)."""
+    nb = (rows + BLOCK - 1) // BLOCK
+    return min(rows, (c * nb // C) * BLOCK), min(rows, ((c + 1) * nb // C) * BLOCK)
+
+
+@jit_kernel
+def transpose_blocks(X, XT):
+    """XT[k] <- X[k*BLOCK : (k+1)*BLOCK].T (D, BLOCK), zero-padded: full-batch passes read blocks, never gather."""
+    n, D = X.shape
+    for k in range(XT.shape[0]):
+        for d in range(D):
+            for j in range(BLOCK):
+                i = k * BLOCK + j
+                XT[k, d, j] = X[i, d] if i < n else 0
 
 
 # ---------------------------------------------------------------- the batch stream
@@ -124,12 +136,13 @@ def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
 
 
 @jit_helper
-def chunk_sums(loss, act, exact, X, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb):
-    """Sums over rows[lo:hi] for the first P models of W (., D) and b.
+def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb):
+    """Sums over rows[lo:hi] (whole blocks) for the first P models of W (., D) and b.
 
     G[m] (., D) gets sum dL/dz x, gb[m] sum dL/dz and cost[m] the sum of the losses
-    (``exact``) or of z^2 (else: see ``_losses_in_place``).  Xt (D, BLOCK), Zt (., BLOCK)
-    and yb (BLOCK) are scratch.  Each block of rows is gathered transposed, so every
+    (``exact``) or of z^2 (else: see ``_losses_in_place``).  Xt (D, BLOCK), Zt (> P, BLOCK)
+    and yb (BLOCK) are scratch.  Each block of rows is gathered transposed (or, where
+    ``rows`` is every row in order and XT holds X's blocks, read from XT), so every
     inner loop runs along the block's rows: Z^T = W @ X_b^T (_forward), then
     G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).
     """
@@ -141,15 +154,20 @@ def chunk_sums(loss, act, exact, X, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Z
         cost[m] = 0
     for r0 in range(lo, hi, BLOCK):
         nb = min(hi, r0 + BLOCK) - r0
-        for j in range(nb):  # gather the block, transposed
-            i = rows[r0 + j]
-            yb[j] = y[i]
-            for d in range(D):
-                Xt[d, j] = X[i, d]
-        _forward(Xt, Zt, W, b, nb, P)
+        for j in range(nb):
+            yb[j] = y[rows[r0 + j]]
+        if XT.shape[0] > 0:
+            Xk = XT[r0 // BLOCK]
+        else:
+            for j in range(nb):  # gather the block, transposed
+                i = rows[r0 + j]
+                for d in range(D):
+                    Xt[d, j] = X[i, d]
+            Xk = Xt
+        _forward(Xk, Zt, W, b, nb, P)
         for m in range(P):  # E = dL/dz in place, losses summed
             _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m)
-        _backward(Xt, Zt, G, nb, P)
+        _backward(Xk, Zt, G, nb, P)
 
 
 @jit_helper
@@ -188,7 +206,7 @@ def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
 
 
 @jit_kernel(parallel=True)
-def partial_sums(loss, act, exact, X, y, rows, W, b, G_acc, gb_acc, cost_acc):
+def partial_sums(loss, act, exact, X, XT, y, rows, W, b, G_acc, gb_acc, cost_acc):
     """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D), gb_acc, cost_acc (C, P).
 
     One parallel pass, a chunk a task: what a driver outside the compiled loop calls
@@ -199,10 +217,10 @@ def partial_sums(loss, act, exact, X, y, rows, W, b, G_acc, gb_acc, cost_acc):
     C = G_acc.shape[0]
     for c in prange(C):
         Xt = np.empty((D, BLOCK), X.dtype)
-        Zt = np.empty((P, BLOCK), X.dtype)
+        Zt = np.empty((P + 1, BLOCK), X.dtype)
         yb = np.empty(BLOCK, X.dtype)
         lo, hi = chunk_bounds(rows.size, c, C)
-        chunk_sums(loss, act, exact, X, y, rows, lo, hi, W, b, P, G_acc[c], gb_acc[c], cost_acc[c], Xt, Zt, yb)
+        chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G_acc[c], gb_acc[c], cost_acc[c], Xt, Zt, yb)
 
 
 # ---------------------------------------------------------------- the two products
@@ -210,42 +228,33 @@ def partial_sums(loss, act, exact, X, y, rows, W, b, G_acc, gb_acc, cost_acc):
 def _forward(Xt, Zt, Wt, b, nb, P):
     """Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d] for the block's nb rows and the first P models.
 
-    Two models by eight features a pass (ten loads and two stores per sixteen FMAs,
-    the sixteen weights in registers); features outside the models so the eight rows
-    of X^T stay in L1.  A model's sum has the same order wherever it falls.
+    Two models by four features a pass: eight weights, two sums and one row of X^T
+    in registers (AVX2 has sixteen; the former two-by-eight tile spilled).  An odd
+    last model is paired with a stand-in writing to the spare row Zt[P] (results
+    dropped), so every model runs through the same loop.  Rows of Zt may not alias:
+    hence the spare row, not the model itself.  Features outside the models so the
+    four rows of X^T stay in L1.
     """
     D = Xt.shape[0]
-    for m in range(P):
+    for m in range(P + 1):  # the spare row too: its values are never used, but defined
         zm = Zt[m]
-        bm = b[m]
+        bm = b[min(m, P - 1)]
         for j in range(nb):
             zm[j] = bm
     d = 0
-    while d + 8 <= D:
+    while d + 4 <= D:
         x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
-        x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
-        m = 0
-        while m + 2 <= P:
-            za, zb = Zt[m], Zt[m + 1]
+        for m in range(0, P, 2):
+            m1 = min(m + 1, P - 1)  # the stand-in's weights
+            za, zb = Zt[m], Zt[m + 1]  # Zt[P] when m + 1 == P
             a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
-            a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
-            c0, c1, c2, c3 = Wt[m + 1, d], Wt[m + 1, d + 1], Wt[m + 1, d + 2], Wt[m + 1, d + 3]
-            c4, c5, c6, c7 = Wt[m + 1, d + 4], Wt[m + 1, d + 5], Wt[m + 1, d + 6], Wt[m + 1, d + 7]
+            c0, c1, c2, c3 = Wt[m1, d], Wt[m1, d + 1], Wt[m1, d + 2], Wt[m1, d + 3]
             for j in range(nb):
                 u0, u1, u2, u3 = x0[j], x1[j], x2[j], x3[j]
-                u4, u5, u6, u7 = x4[j], x5[j], x6[j], x7[j]
-                za[j] += ((a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)) + ((a4 * u4 + a5 * u5) + (a6 * u6 + a7 * u7))
-                zb[j] += ((c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)) + ((c4 * u4 + c5 * u5) + (c6 * u6 + c7 * u7))
-            m += 2
-        if m < P:  # an odd model out, same sums
-            za = Zt[m]
-            a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
-            a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
-            for j in range(nb):
-                za[j] += ((a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])) + (
-                    (a4 * x4[j] + a5 * x5[j]) + (a6 * x6[j] + a7 * x7[j]))
-        d += 8
-    while d < D:
+                za[j] += (a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)
+                zb[j] += (c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)
+        d += 4
+    while d < D:  # the last features, one a pass (the same for every model)
         x0 = Xt[d]
         for m in range(P):
             za = Zt[m]
@@ -255,83 +264,58 @@ def _forward(Xt, Zt, Wt, b, nb, P):
         d += 1
 
 
-
 @jit_helper
 def _backward(Xt, Zt, G, nb, P):
     """G[m, d] += E^T[m] . X^T[d] over the block's nb rows for the first P models, as register reductions.
 
-    Four models by four features a pass: eight loads per sixteen FMAs, and sixteen
-    horizontal sums per tile (LLVM splits each reduction into vector partial sums,
-    whose final sum is the overhead of a short reduction).  A last group of one to
-    three models runs through the same loop, its missing models standing in as
-    copies of its last one (results dropped): LLVM vectorizes a loop with one
-    accumulator with another interleave than one with sixteen, which would give a
-    model other bits in another position.
+    Two models by four features a pass: eight accumulators, two rows of E and one of
+    X^T in registers (AVX2 has sixteen ymm registers; the former four-by-four tile
+    spilled them to the stack and ran at 15 GFLOP/s, this one at 35, n=128 D=32 P=32,
+    one thread).  An odd last model is paired with itself (results dropped): LLVM
+    vectorizes a loop with one accumulator with another interleave than one with
+    eight, which would give a model other bits in another position.
     """
     D = Xt.shape[0]
-    for m in range(0, P, 4):
-        k = min(4, P - m)  # real models of this group
+    for m in range(0, P, 2):
+        m1 = min(m + 1, P - 1)
         z0 = Zt[m]
-        z1 = Zt[m + min(1, k - 1)]
-        z2 = Zt[m + min(2, k - 1)]
-        z3 = Zt[m + min(3, k - 1)]
+        z1 = Zt[m1]
         d = 0
         while d + 4 <= D:
             xa, xb, xc, xd = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
-            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = xa[0] * 0
-            c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = xa[0] * 0
+            a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = xa[0] * 0
             for j in range(nb):
-                q0, q1, q2, q3 = z0[j], z1[j], z2[j], z3[j]
+                q0, q1 = z0[j], z1[j]
                 u = xa[j]
                 a0 += u * q0
                 a1 += u * q1
-                a2 += u * q2
-                a3 += u * q3
                 u = xb[j]
                 b0 += u * q0
                 b1 += u * q1
-                b2 += u * q2
-                b3 += u * q3
                 u = xc[j]
                 c0 += u * q0
                 c1 += u * q1
-                c2 += u * q2
-                c3 += u * q3
                 u = xd[j]
                 e0 += u * q0
                 e1 += u * q1
-                e2 += u * q2
-                e3 += u * q3
-            _store4(G, m, d, a0, b0, c0, e0)
-            if k > 1:
-                _store4(G, m + 1, d, a1, b1, c1, e1)
-            if k > 2:
-                _store4(G, m + 2, d, a2, b2, c2, e2)
-            if k > 3:
-                _store4(G, m + 3, d, a3, b3, c3, e3)
+            G[m, d] += a0
+            G[m, d + 1] += b0
+            G[m, d + 2] += c0
+            G[m, d + 3] += e0
+            if m1 > m:
+                G[m1, d] += a1
+                G[m1, d + 1] += b1
+                G[m1, d + 2] += c1
+                G[m1, d + 3] += e1
             d += 4
-        while d < D:  # the last features, one a pass (the same for every model)
+        while d < D:  # the last features, one a pass
             xa = Xt[d]
-            a0 = a1 = a2 = a3 = xa[0] * 0
+            a0 = a1 = xa[0] * 0
             for j in range(nb):
                 u = xa[j]
                 a0 += u * z0[j]
                 a1 += u * z1[j]
-                a2 += u * z2[j]
-                a3 += u * z3[j]
             G[m, d] += a0
-            if k > 1:
-                G[m + 1, d] += a1
-            if k > 2:
-                G[m + 2, d] += a2
-            if k > 3:
-                G[m + 3, d] += a3
+            if m1 > m:
+                G[m1, d] += a1
             d += 1
-
-
-@jit_helper
-def _store4(G, m, d, s0, s1, s2, s3):
-    G[m, d] += s0
-    G[m, d + 1] += s1
-    G[m, d + 2] += s2
-    G[m, d + 3] += s3
