@@ -80,23 +80,28 @@ def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec,
     return newton_solve(H, dvec, A)
 
 
+def _newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+        for a in range(dvec.size):  # not positive definite: a gd step
+            dvec[a] = g[a]
+    if not fit_intercept:
+        dvec[dvec.size - 1] = g[dvec.size - 1]
+
+
 def _precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
-    """Set dvec to the direction the optimizer updates along: Newton's H^-1 g, or g itself (compiled out)."""
+    """Set dvec to the direction the optimizer updates along: Newton's H^-1 g, or g itself.
+
+    Compiled, the choice is made at compile time (below); this body runs with the JIT off.
+    """
+    if USES_HESSIAN[opt.name]:
+        _newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt)
 
 
 @overload(_precondition, inline="always")
 def _ov_precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
     if not USES_HESSIAN[opt.formula_name]:  # nothing to compile: the Hessian code is not typed at all
         return lambda opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt: None
-
-    def newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
-        if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
-            for a in range(dvec.size):  # not positive definite: a gd step
-                dvec[a] = g[a]
-        if not fit_intercept:
-            dvec[dvec.size - 1] = g[dvec.size - 1]
-
-    return newton
+    return _newton
 
 
 @jit_helper
