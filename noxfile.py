@@ -22,8 +22,18 @@ def cov(session):
     """
     session.install(".[test]", "coverage")
     session.run(
-        "coverage", "run", "--source=fastgd", "-m", "pytest", "tests", "-m", "not jit_numerics",
-        "-W", "ignore::RuntimeWarning", *session.posargs, env={"NUMBA_DISABLE_JIT": "1"},
+        "coverage",
+        "run",
+        "--source=fastgd",
+        "-m",
+        "pytest",
+        "tests",
+        "-m",
+        "not jit_numerics",
+        "-W",
+        "ignore::RuntimeWarning",
+        *session.posargs,
+        env={"NUMBA_DISABLE_JIT": "1"},
     )
     session.run("coverage", "report", "--show-missing")
 
@@ -41,7 +51,12 @@ def bench(session):
     """Timed benchmarks against NumPy (and JAX), then the Markdown table."""
     session.install(".[bench]")
     session.run(
-        "python", "-m", "pytest", "bench", "--benchmark-enable", "--benchmark-json=bench/results/latest.json",
+        "python",
+        "-m",
+        "pytest",
+        "bench",
+        "--benchmark-enable",
+        "--benchmark-json=bench/results/latest.json",
         *session.posargs,
     )
     session.run("python", "bench/report.py", "bench/results/latest.json", "docs/benchmarks.md")

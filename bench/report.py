@@ -65,19 +65,31 @@ def main(src, dst):
         cells = [f"{x * 1e3:.3g} ms" if x else "-" for x in (npy, f, jx)]
         size = f"{n:.0e}" if case not in ("cold_start", "fastgd fit command") else "-"
         progress = f"{(fp / f - 1) * 100:+.1f}%" if fp and f else "-"
-        lines.append(f"| {case} | {size} | {dtype} | " + " | ".join(cells)
-                     + f" | {_ratio(npy, f)} | {_ratio(jx, f)} | {_ratio(npy, fo)} | {progress} |")
+        lines.append(
+            f"| {case} | {size} | {dtype} | "
+            + " | ".join(cells)
+            + f" | {_ratio(npy, f)} | {_ratio(jx, f)} | {_ratio(npy, fo)} | {progress} |"
+        )
     for (case, _, _), t in sorted(rows.items()):
         if case == "cold_start":
             times = ", ".join(f"{impl} {sec * 1e3:.0f} ms" for impl, sec in sorted(t.items()))
             lines += ["", f"Cold start (fresh process, warm cache; `fastgd_noscipy`: SciPy not importable): {times}."]
         if case == "fastgd fit command":
-            first = f", the first run after install (every kernel compiled) {t['fastgd_first_run']:.1f} s" if (
-                "fastgd_first_run" in t) else ""
-            lines += ["", f"`fastgd fit` (default data), process start to exit, kernel cache warm: "
-                          f"{t.get('fastgd', float('nan')):.2f} s{first}."]
-    lines += ["", "Descent cases: `n` counts weight updates (1000 w0 x 1000 lr x 100 steps); "
-              "G updates/s = n / median.", ""]
+            first = (
+                f", the first run after install (every kernel compiled) {t['fastgd_first_run']:.1f} s"
+                if ("fastgd_first_run" in t)
+                else ""
+            )
+            lines += [
+                "",
+                f"`fastgd fit` (default data), process start to exit, kernel cache warm: "
+                f"{t.get('fastgd', float('nan')):.2f} s{first}.",
+            ]
+    lines += [
+        "",
+        "Descent cases: `n` counts weight updates (1000 w0 x 1000 lr x 100 steps); G updates/s = n / median.",
+        "",
+    ]
     for (case, n, dtype), t in sorted(rows.items()):
         if case.startswith("descent"):
             rate = ", ".join(f"{impl} {n / sec / 1e9:.2f}" for impl, sec in sorted(t.items()))
@@ -89,13 +101,16 @@ def main(src, dst):
     for case, work in sorted(gflop.items()):
         for (c, _, _), t in sorted(rows.items()):
             if c == case:
-                rate = ", ".join(f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items())
-                                 if not impl.startswith("sklearn"))  # it does other work
+                rate = ", ".join(
+                    f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items()) if not impl.startswith("sklearn")
+                )  # it does other work
                 lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step; dgemm peak here about 106)")
     per_step = {info["steps"]: sec for info, sec in sgd_steps if info["impl"] == "fastgd"}
     if per_step:
-        lines.append("- SGD time per step, fastgd: " + ", ".join(
-            f"{sec / steps * 1e6:.1f} us at {steps} steps" for steps, sec in sorted(per_step.items())))
+        lines.append(
+            "- SGD time per step, fastgd: "
+            + ", ".join(f"{sec / steps * 1e6:.1f} us at {steps} steps" for steps, sec in sorted(per_step.items()))
+        )
     for (case, n, dtype), t in sorted(rows.items()):
         if case.endswith(", under load"):
             base = rows.get((case[: -len(", under load")], n, dtype), {})

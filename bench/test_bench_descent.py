@@ -22,6 +22,7 @@ def _grid(dtype):
 def test_descent_sweep(benchmark, baselines, act, impl, dtype):
     w0, lr = _grid(dtype)
     if impl == "numpy":
+
         def fn(w0, lr):
             return baselines["sweep"](act, w0, lr, STEPS, x=X, target=TARGET)
     elif impl in ("fastgd", "fastgd_progress"):
@@ -30,8 +31,7 @@ def test_descent_sweep(benchmark, baselines, act, impl, dtype):
             pytest.importorskip("tqdm")
 
         def fn(w0, lr):
-            return fastgd.descend("mse", w0, lr, steps=STEPS, x=X, target=TARGET, activation=act,
-                                  progress=progress).w
+            return fastgd.descend("mse", w0, lr, steps=STEPS, x=X, target=TARGET, activation=act, progress=progress).w
     else:
         import jax.numpy as jnp
 

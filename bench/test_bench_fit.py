@@ -62,8 +62,9 @@ def test_fit_lr_grid(benchmark, baselines, size, impl, record_every):
     fn(*args)  # warm-up: compile, load the cache, fault the pages
     costs = "costs every step" if record_every else "no costs"
     benchmark.group = f"fit logistic {n}x{D} K={K} steps={steps}, {costs}"
-    benchmark.extra_info.update(case=f"fit {n}x{D} K={K} x{steps}, {costs}", impl=impl, n=n, dtype="float64",
-                                gflop=4 * n * D * K * steps / 1e9)
+    benchmark.extra_info.update(
+        case=f"fit {n}x{D} K={K} x{steps}, {costs}", impl=impl, n=n, dtype="float64", gflop=4 * n * D * K * steps / 1e9
+    )
     benchmark.pedantic(fn, args=args, rounds=3 if n >= N else 7, iterations=1)
 
 
@@ -76,12 +77,20 @@ def test_fit_lr_grid_sklearn_loop(benchmark):
     X, y, lr = _problem(N, D, K)
 
     def loop(X, y, lr):
-        return [SGDClassifier(loss="log_loss", penalty=None, learning_rate="constant", eta0=rate, max_iter=5,
-                              tol=None, random_state=0).fit(X, y) for rate in lr]
+        return [
+            SGDClassifier(
+                loss="log_loss", penalty=None, learning_rate="constant", eta0=rate, max_iter=5, tol=None, random_state=0
+            ).fit(X, y)
+            for rate in lr
+        ]
 
     benchmark.group = f"fit logistic {N}x{D} K={K} steps={STEPS}, no costs"
-    benchmark.extra_info.update(case=f"fit {N}x{D} K={K} x{STEPS}, no costs",
-                                impl=f"sklearn_sgd_loop ({sklearn.__version__})", n=N, dtype="float64")
+    benchmark.extra_info.update(
+        case=f"fit {N}x{D} K={K} x{STEPS}, no costs",
+        impl=f"sklearn_sgd_loop ({sklearn.__version__})",
+        n=N,
+        dtype="float64",
+    )
     models = benchmark.pedantic(loop, args=(X, y, lr), rounds=1, iterations=1)
     assert len(models) == K
 
@@ -97,8 +106,9 @@ def _time_sgd(benchmark, impl, steps, label, rounds=5):
     fn, args = _sgd_fn(impl, steps), _inputs(impl, X, y, lr)
     fn(*args)  # warm-up
     benchmark.group = f"SGD {SGD['n']}x{SGD['D']} K={SGD['K']} batch {SGD['batch']} x{steps}{label}"
-    benchmark.extra_info.update(case=f"SGD batch {SGD['batch']} x{steps}{label}", impl=impl, n=SGD["n"],
-                                dtype="float64", steps=steps)
+    benchmark.extra_info.update(
+        case=f"SGD batch {SGD['batch']} x{steps}{label}", impl=impl, n=SGD["n"], dtype="float64", steps=steps
+    )
     benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1)
 
 
@@ -132,6 +142,7 @@ def test_under_load(benchmark, busy_cores, impl, case):
     fn, args = _fit_fn(impl, steps, 1, None), _inputs(impl, X, y, lr)
     fn(*args)
     benchmark.group = f"fit logistic {n}x{D} K={K} steps={steps}, costs every step, under load"
-    benchmark.extra_info.update(case=f"fit {n}x{D} K={K} x{steps}, costs every step, under load", impl=impl, n=n,
-                                dtype="float64")
+    benchmark.extra_info.update(
+        case=f"fit {n}x{D} K={K} x{steps}, costs every step, under load", impl=impl, n=n, dtype="float64"
+    )
     benchmark.pedantic(fn, args=args, rounds=5, iterations=1)

@@ -12,9 +12,7 @@ from conftest import HAVE_JAX
 
 SCRIPTS = {
     "fastgd": (
-        "import numpy as np, fastgd\n"
-        "x = np.linspace(-1, 1, 1000)\n"
-        "fastgd.losses.logistic.value_and_grad(x, 1.0)\n"
+        "import numpy as np, fastgd\nx = np.linspace(-1, 1, 1000)\nfastgd.losses.logistic.value_and_grad(x, 1.0)\n"
     ),
     "jax": (
         "import jax, jax.numpy as jnp\n"

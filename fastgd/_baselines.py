@@ -74,7 +74,7 @@ def np_sgd_batched(X, y, lr, steps, batch, seed=0):
     order = np.concatenate([rng.permutation(n) for _ in range(steps * batch // n + 1)])
     W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
     for s in range(steps):
-        idx = order[s * batch:(s + 1) * batch]
+        idx = order[s * batch : (s + 1) * batch]
         Xb = X[idx]
         E = _np_sigmoid(Xb @ W + b) - y[idx, None]
         W -= lr * (Xb.T @ E) / batch

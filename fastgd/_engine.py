@@ -105,9 +105,45 @@ def _ov_precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g
 
 
 @jit_helper
-def _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
-                 W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
-                 g, dvec, wn, sn0, sn1, H, Hc, xt):
+def _update_live(
+    loss,
+    act,
+    opt,
+    X,
+    y,
+    rows,
+    nr,
+    live,
+    L,
+    Gt,
+    gbt,
+    ct,
+    exact,
+    s,
+    steps,
+    record_every,
+    W,
+    S,
+    hp,
+    lr,
+    l2,
+    fit_intercept,
+    tol,
+    bound,
+    status,
+    n_steps,
+    stopped_at,
+    history,
+    last_cost,
+    g,
+    dvec,
+    wn,
+    sn0,
+    sn1,
+    H,
+    Hc,
+    xt,
+):
     """Monitor and optimizer for the L live models, given their sums over the step's rows."""
     D = X.shape[1]
     A = D + 1
@@ -140,8 +176,9 @@ def _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s,
         ok = True
         t = n_steps[m]
         for a in range(A):
-            d, q0, q1 = fx.update(opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a],
-                                  hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], t)
+            d, q0, q1 = fx.update(
+                opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], t
+            )
             wn[a] = W[m, a] - lr[m] * d
             sn0[a] = q0
             sn1[a] = q1
@@ -190,9 +227,38 @@ def _step_rows(seed, batch, s, perm, epoch, rows):
 
 
 @jit_helper
-def _run_set(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every, models,
-             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
-             status, n_steps, stopped_at, history, last_cost, progress, slot):
+def _run_set(
+    loss,
+    act,
+    opt,
+    X,
+    XT,
+    y,
+    seed,
+    batch,
+    s0,
+    s1,
+    steps,
+    record_every,
+    models,
+    W,
+    S,
+    hp,
+    lr,
+    l2,
+    fit_intercept,
+    tol,
+    bound,
+    z2_max,
+    y_small,
+    status,
+    n_steps,
+    stopped_at,
+    history,
+    last_cost,
+    progress,
+    slot,
+):
     """Steps s0 .. s1 - 1 of the models ``models``, every row pass in this thread."""
     n, D = X.shape
     A = D + 1
@@ -233,27 +299,148 @@ def _run_set(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every,
         if not exact and not mon.losses_provably_finite(ct, L, z2_max):
             exact = True
             _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb)
-        _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
-                     W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
-                     g, dvec, wn, sn0, sn1, H, Hc, xt)
+        _update_live(
+            loss,
+            act,
+            opt,
+            X,
+            y,
+            rows,
+            nr,
+            live,
+            L,
+            Gt,
+            gbt,
+            ct,
+            exact,
+            s,
+            steps,
+            record_every,
+            W,
+            S,
+            hp,
+            lr,
+            l2,
+            fit_intercept,
+            tol,
+            bound,
+            status,
+            n_steps,
+            stopped_at,
+            history,
+            last_cost,
+            g,
+            dvec,
+            wn,
+            sn0,
+            sn1,
+            H,
+            Hc,
+            xt,
+        )
         progress[slot] += 1
 
 
 @jit_kernel(parallel=True)
-def run_sets(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every, sets, set_start,
-             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
-             status, n_steps, stopped_at, history, last_cost, progress):
+def run_sets(
+    loss,
+    act,
+    opt,
+    X,
+    XT,
+    y,
+    seed,
+    batch,
+    s0,
+    s1,
+    steps,
+    record_every,
+    sets,
+    set_start,
+    W,
+    S,
+    hp,
+    lr,
+    l2,
+    fit_intercept,
+    tol,
+    bound,
+    z2_max,
+    y_small,
+    status,
+    n_steps,
+    stopped_at,
+    history,
+    last_cost,
+    progress,
+):
     """Steps s0 .. s1 - 1, a task per model set (sets[set_start[t]:set_start[t + 1]])."""
     for t in prange(set_start.size - 1):
-        _run_set(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every, sets[set_start[t]:set_start[t + 1]],
-                 W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
-                 status, n_steps, stopped_at, history, last_cost, progress, t)
+        _run_set(
+            loss,
+            act,
+            opt,
+            X,
+            XT,
+            y,
+            seed,
+            batch,
+            s0,
+            s1,
+            steps,
+            record_every,
+            sets[set_start[t] : set_start[t + 1]],
+            W,
+            S,
+            hp,
+            lr,
+            l2,
+            fit_intercept,
+            tol,
+            bound,
+            z2_max,
+            y_small,
+            status,
+            n_steps,
+            stopped_at,
+            history,
+            last_cost,
+            progress,
+            t,
+        )
 
 
 @jit_kernel(parallel=True)
-def run_rows(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every,
-             W, S, hp, lr, l2, fit_intercept, tol, bound, z2_max, y_small,
-             status, n_steps, stopped_at, history, last_cost, progress):
+def run_rows(
+    loss,
+    act,
+    opt,
+    X,
+    XT,
+    y,
+    seed,
+    batch,
+    s0,
+    s1,
+    steps,
+    record_every,
+    W,
+    S,
+    hp,
+    lr,
+    l2,
+    fit_intercept,
+    tol,
+    bound,
+    z2_max,
+    y_small,
+    status,
+    n_steps,
+    stopped_at,
+    history,
+    last_cost,
+    progress,
+):
     """Steps s0 .. s1 - 1 of every model, each step's row chunks in parallel (not for Newton)."""
     n, D = X.shape
     A = D + 1
@@ -294,8 +481,26 @@ def run_rows(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every,
         for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             for c in prange(C):
                 lo, hi = src.chunk_bounds(nr, c, C)
-                src.chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, Wl, bl, L, G_acc[c], gb_acc[c], c_acc[c],
-                               Xbuf[c], Zbuf[c], Ybuf[c])
+                src.chunk_sums(
+                    loss,
+                    act,
+                    exact,
+                    X,
+                    XT,
+                    y,
+                    rows,
+                    lo,
+                    hi,
+                    Wl,
+                    bl,
+                    L,
+                    G_acc[c],
+                    gb_acc[c],
+                    c_acc[c],
+                    Xbuf[c],
+                    Zbuf[c],
+                    Ybuf[c],
+                )
             for i in range(L):
                 for d in range(D):
                     Gt[i, d] = 0
@@ -306,15 +511,78 @@ def run_rows(loss, act, opt, X, XT, y, seed, batch, s0, s1, steps, record_every,
             if exact or mon.losses_provably_finite(ct, L, z2_max):
                 break
             exact = True
-        _update_live(loss, act, opt, X, y, rows, nr, live, L, Gt, gbt, ct, exact, s, steps, record_every,
-                     W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
-                     g, dvec, wn, sn0, sn1, H, H, xt)
+        _update_live(
+            loss,
+            act,
+            opt,
+            X,
+            y,
+            rows,
+            nr,
+            live,
+            L,
+            Gt,
+            gbt,
+            ct,
+            exact,
+            s,
+            steps,
+            record_every,
+            W,
+            S,
+            hp,
+            lr,
+            l2,
+            fit_intercept,
+            tol,
+            bound,
+            status,
+            n_steps,
+            stopped_at,
+            history,
+            last_cost,
+            g,
+            dvec,
+            wn,
+            sn0,
+            sn1,
+            H,
+            H,
+            xt,
+        )
         progress[0] += 1
 
 
 @jit_kernel
-def update_models(loss, act, opt, X, y, rows, live, Gt, gbt, ct, exact, s, steps, record_every,
-                  W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost):
+def update_models(
+    loss,
+    act,
+    opt,
+    X,
+    y,
+    rows,
+    live,
+    Gt,
+    gbt,
+    ct,
+    exact,
+    s,
+    steps,
+    record_every,
+    W,
+    S,
+    hp,
+    lr,
+    l2,
+    fit_intercept,
+    tol,
+    bound,
+    status,
+    n_steps,
+    stopped_at,
+    history,
+    last_cost,
+):
     """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time)."""
     D = X.shape[1]
     A = D + 1
@@ -322,10 +590,45 @@ def update_models(loss, act, opt, X, y, rows, live, Gt, gbt, ct, exact, s, steps
     na = A if fx.uses_hessian(opt) else 1
     H = np.empty((na, na), dt)
     Hc = np.empty((na, na), dt)
-    _update_live(loss, act, opt, X, y, rows, rows.size, live, live.size, Gt, gbt, ct, exact, s, steps, record_every,
-                 W, S, hp, lr, l2, fit_intercept, tol, bound, status, n_steps, stopped_at, history, last_cost,
-                 np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), np.empty(A, dt), H, Hc,
-                 np.empty(na, dt))
+    _update_live(
+        loss,
+        act,
+        opt,
+        X,
+        y,
+        rows,
+        rows.size,
+        live,
+        live.size,
+        Gt,
+        gbt,
+        ct,
+        exact,
+        s,
+        steps,
+        record_every,
+        W,
+        S,
+        hp,
+        lr,
+        l2,
+        fit_intercept,
+        tol,
+        bound,
+        status,
+        n_steps,
+        stopped_at,
+        history,
+        last_cost,
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        H,
+        Hc,
+        np.empty(na, dt),
+    )
 
 
 @jit_kernel
@@ -352,15 +655,16 @@ class Run:
     X's dtype.  ``hp`` is (P, N_HYPER): each model's optimizer hyperparameters.
     """
 
-    def __init__(self, loss, act, opt, X, y, lr, l2, hp, *, fit_intercept, steps, tol, bound, batch_size, seed,
-                 record_every):
+    def __init__(
+        self, loss, act, opt, X, y, lr, l2, hp, *, fit_intercept, steps, tol, bound, batch_size, seed, record_every
+    ):
         P, D = lr.size, X.shape[1]
         dt = X.dtype
         c = dt.type
         self.loss, self.act, self.opt, self.X, self.y = loss, act, opt, X, y
         self.lr, self.l2 = lr, l2
         self.hp = np.zeros((P, N_HYPER), dt)
-        self.hp[:, :hp.shape[1]] = hp
+        self.hp[:, : hp.shape[1]] = hp
         self.fit_intercept, self.steps, self.record_every = fit_intercept, steps, record_every
         self.tol = None if tol is None else c(tol)  # None compiles the check out
         self.bound = c(bound)
@@ -408,13 +712,33 @@ class Run:
     def advance(self, n):
         """Run the next ``n`` steps in one compiled call."""
         s0, s1 = self.step, min(self.step + n, self.steps + 1)
-        head = (self.loss, self.act, self.opt, self.X, self.XT, self.y, self.seed, self.batch, s0, s1, self.steps,
-                self.record_every)
+        head = (
+            self.loss,
+            self.act,
+            self.opt,
+            self.X,
+            self.XT,
+            self.y,
+            self.seed,
+            self.batch,
+            s0,
+            s1,
+            self.steps,
+            self.record_every,
+        )
         if self.mode == "rows":
             run_rows(*head, *self._args(), self.z2_max, self.y_small, *self._monitor(), self.progress)
         else:
-            run_sets(*head, self.sets, self.set_start, *self._args(), self.z2_max, self.y_small, *self._monitor(),
-                     self.progress)
+            run_sets(
+                *head,
+                self.sets,
+                self.set_start,
+                *self._args(),
+                self.z2_max,
+                self.y_small,
+                *self._monitor(),
+                self.progress,
+            )
         self.step = s1
 
     def running(self):
@@ -469,8 +793,24 @@ class Run:
         if not exact and not (ct <= self.z2_max).all():
             exact = True
             Gt, gbt, ct = self.sums(rows, live, exact)
-        update_models(self.loss, self.act, self.opt, self.X, self.y, rows, live, Gt, gbt, ct, exact, s, self.steps,
-                      self.record_every, *self._args(), *self._monitor())
+        update_models(
+            self.loss,
+            self.act,
+            self.opt,
+            self.X,
+            self.y,
+            rows,
+            live,
+            Gt,
+            gbt,
+            ct,
+            exact,
+            s,
+            self.steps,
+            self.record_every,
+            *self._args(),
+            *self._monitor(),
+        )
         self.step = s + 1
 
     def final_cost(self):

@@ -152,8 +152,29 @@ def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
 
 
 @jit_helper
-def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv, record_every,
-                 wo, ni, si, hist_w, hist_l, i, scratch, flag):
+def _descend_row(
+    loss,
+    act,
+    method,
+    w0,
+    lr,
+    x,
+    t,
+    steps,
+    tol,
+    bound,
+    momentum,
+    min_curv,
+    record_every,
+    wo,
+    ni,
+    si,
+    hist_w,
+    hist_l,
+    i,
+    scratch,
+    flag,
+):
     """All steps of row i: every lr with the initial weight w0."""
     K = lr.size
     wl = scratch[0]  # weights of the live runs, updated blindly
@@ -198,8 +219,9 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
         if events:  # replay the flagged runs one checked step at a time
             for k in range(K):
                 if flag[k]:
-                    wk, vk, taken, st = _replay(loss, act, method, w_start[k], v_start[k], lr[k], x, t,
-                                                momentum, min_curv, n, tol, bound)
+                    wk, vk, taken, st = _replay(
+                        loss, act, method, w_start[k], v_start[k], lr[k], x, t, momentum, min_curv, n, tol, bound
+                    )
                     wl[k] = wk
                     vel[k] = vk
                     ni[k] += taken
@@ -220,8 +242,26 @@ def _descend_row(loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, m
 
 @jit_kernel(parallel=True)
 def descend_rows(
-    loss, act, method, w0, lr, x, t, steps, tol, bound, momentum, min_curv,
-    nblocks, record_every, w, n_steps, status, hist_w, hist_l, rows_done,
+    loss,
+    act,
+    method,
+    w0,
+    lr,
+    x,
+    t,
+    steps,
+    tol,
+    bound,
+    momentum,
+    min_curv,
+    nblocks,
+    record_every,
+    w,
+    n_steps,
+    status,
+    hist_w,
+    hist_l,
+    rows_done,
 ):
     """Run every row of the grid; outputs are (M, K) arrays.
 
@@ -236,8 +276,29 @@ def descend_rows(
         for i in range(b * M // nblocks, (b + 1) * M // nblocks):
             wo = w[i]
             si = status[i]
-            _descend_row(loss, act, method, w0[i], lr, x, t, steps, tol, bound, momentum, min_curv,
-                         record_every, wo, n_steps[i], si, hist_w, hist_l, i, scratch, flag)
+            _descend_row(
+                loss,
+                act,
+                method,
+                w0[i],
+                lr,
+                x,
+                t,
+                steps,
+                tol,
+                bound,
+                momentum,
+                min_curv,
+                record_every,
+                wo,
+                n_steps[i],
+                si,
+                hist_w,
+                hist_l,
+                i,
+                scratch,
+                flag,
+            )
             for k in range(K):
                 # a bounded weight whose loss is not finite has diverged too
                 overflow = si[k] != DIVERGED and not (abs(chain_value(loss, act, wo[k], x, t)) < np.inf)

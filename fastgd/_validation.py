@@ -238,8 +238,10 @@ def weight_bound(max_abs_w, dtype):
         return max_bound
     bound = real_param(max_abs_w, "max_abs_w", minimum=0.0, strict=True)
     if bound > max_bound:
-        raise ValueError(f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "
-                         f"which the loss overflows; pass a smaller max_abs_w (or float64 data).")
+        raise ValueError(
+            f"max_abs_w={bound:.3g} is above {max_bound:.3g} = finfo({dtype}).max ** 0.25, beyond "
+            f"which the loss overflows; pass a smaller max_abs_w (or float64 data)."
+        )
     return bound
 
 
@@ -247,5 +249,7 @@ def history_fits(need, limit, what):
     """ValueError when a history of ``need`` bytes exceeds ``limit`` (None: a quarter of the available memory)."""
     limit = available_memory() // 4 if limit is None else limit
     if need > limit:
-        raise ValueError(f"the history needs {need / 2**20:.1f} MiB ({what}), more than the limit of "
-                         f"{limit / 2**20:.1f} MiB. Raise record_every, shrink the grid, or pass max_history_bytes=...")
+        raise ValueError(
+            f"the history needs {need / 2**20:.1f} MiB ({what}), more than the limit of "
+            f"{limit / 2**20:.1f} MiB. Raise record_every, shrink the grid, or pass max_history_bytes=..."
+        )

@@ -67,8 +67,10 @@ def parse_numbers(text, name, *, integer=False):
             raise UsageError(f"{name} {text!r}: the count must be at least 1.")
         if len(parts) == 4 and parts[3] == "log":
             if start <= 0 or stop <= 0:
-                raise UsageError(f"{name} {text!r}: a log range needs start and stop > 0; use a linear range "
-                                 f"(drop ':log') to include 0 or negative values.")
+                raise UsageError(
+                    f"{name} {text!r}: a log range needs start and stop > 0; use a linear range "
+                    f"(drop ':log') to include 0 or negative values."
+                )
             values = np.geomspace(start, stop, count)
             values[0], values[-1] = start, stop  # exact ends, where geomspace rounds
         else:
@@ -124,14 +126,17 @@ def _check_output(path, formats, what):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in formats:
-        raise UsageError(f"{what} {str(path)!r}: unknown file type {suffix or '(none)'!r}; "
-                         f"end the name with one of {', '.join(formats)}.")
+        raise UsageError(
+            f"{what} {str(path)!r}: unknown file type {suffix or '(none)'!r}; "
+            f"end the name with one of {', '.join(formats)}."
+        )
     if suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise UsageError(f"{what} {str(path)!r}: Parquet needs pyarrow (pip install pyarrow); "
-                             f"or write .csv or .npz.") from None
+            raise UsageError(
+                f"{what} {str(path)!r}: Parquet needs pyarrow (pip install pyarrow); or write .csv or .npz."
+            ) from None
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{what} {str(path)!r}: the folder {str(parent)!r} does not exist; create it first.")
@@ -201,8 +206,7 @@ def _check_plot(path):
         return None
     formats = _figure_formats()
     if formats is None:
-        raise UsageError(f"--plot {path!r} needs matplotlib: pip install \"fastgd[plot]\" (or pip install "
-                         f"matplotlib).")
+        raise UsageError(f'--plot {path!r} needs matplotlib: pip install "fastgd[plot]" (or pip install matplotlib).')
     return _check_output(path, formats, "--plot")
 
 
@@ -230,12 +234,26 @@ def _run_fit(args):
     else:  # scikit-learn's defaults: LogisticRegression's C=1, LinearRegression's none
         l2 = np.array([1.0 / data.X.shape[0] if loss.is_classifier else 0.0])
     if not loss.is_classifier and data.y.dtype.kind not in "fi":
-        raise UsageError(f"target column {data.target_name!r} holds labels, not numbers; loss {loss.name!r} "
-                         f"needs a numeric target (use --loss logistic for two classes).")
+        raise UsageError(
+            f"target column {data.target_name!r} holds labels, not numbers; loss {loss.name!r} "
+            f"needs a numeric target (use --loss logistic for two classes)."
+        )
     start = time.perf_counter()
-    res = fit(data.X, data.y, lr, loss=loss, activation=act, steps=args.steps, tol=args.tol, l2=l2,
-              method=args.method, momentum=args.momentum, batch_size=args.batch_size, seed=args.seed,
-              progress=_progress_on(args))
+    res = fit(
+        data.X,
+        data.y,
+        lr,
+        loss=loss,
+        activation=act,
+        steps=args.steps,
+        tol=args.tol,
+        l2=l2,
+        method=args.method,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=_progress_on(args),
+    )
     return data, res, time.perf_counter() - start
 
 
@@ -265,14 +283,18 @@ def cmd_fit(args):
     what = res.loss_fn.spec.model
     if res.activation.name != "identity":
         what = f"a {res.activation.name} neuron"
-    print(f"fastgd fit: {what} ({res.loss_fn.name} loss) on {data.source}: {n} rows x {D} features"
-          f"{' (standardized)' if args.standardize else ''}, target {data.target_name!r}")
+    print(
+        f"fastgd fit: {what} ({res.loss_fn.name} loss) on {data.source}: {n} rows x {D} features"
+        f"{' (standardized)' if args.standardize else ''}, target {data.target_name!r}"
+    )
     if res.classes is not None:
         print(f"classes: {str(res.classes[0])!r} -> 0, {str(res.classes[1])!r} -> 1")
     grid = f"{res.lr_grid.size} learning rates"
     grid += f" x {res.l2_grid.size} L2 strengths" if res.l2_grid.size > 1 else f", l2 {res.l2_grid[0]:.3g}"
-    print(f"{grid}, up to {args.steps} steps of {args.method}"
-          f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.2f} s")
+    print(
+        f"{grid}, up to {args.steps} steps of {args.method}"
+        f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.2f} s"
+    )
     print()
     head = f"{'rank':>4} {'lr':>10}" + (f" {'l2':>9}" if res.l2_grid.size > 1 else "")
     head += f" {'final cost':>12} {'status':>10} {'steps':>6}" + (f" {'accuracy':>8}" if acc is not None else "")
@@ -292,11 +314,20 @@ def cmd_fit(args):
     else:
         extra = f", training accuracy {acc[best]:.2%}" if acc is not None else ""
         l2 = f", l2 {res.l2[best]:g}" if res.l2_grid.size > 1 else ""
-        print(f"best learning rate: {res.lr[best]:g}{l2} (final cost {res.final_cost[best]:.6g}, "
-              f"{status[best]} after {res.n_steps[best]} steps{extra})")
+        print(
+            f"best learning rate: {res.lr[best]:g}{l2} (final cost {res.final_cost[best]:.6g}, "
+            f"{status[best]} after {res.n_steps[best]} steps{extra})"
+        )
     if out is not None:
-        cols = {"lr": res.lr, "l2": res.l2, "final_cost": res.final_cost, "status": status,
-                "n_steps": res.n_steps, "converged": res.converged, "diverged": res.diverged}
+        cols = {
+            "lr": res.lr,
+            "l2": res.l2,
+            "final_cost": res.final_cost,
+            "status": status,
+            "n_steps": res.n_steps,
+            "converged": res.converged,
+            "diverged": res.diverged,
+        }
         if acc is not None:
             cols["accuracy"] = acc
         cols["intercept"] = res.intercept
@@ -317,8 +348,19 @@ def _run_sweep(args):
     w0 = parse_numbers(args.w0, "--w0")
     lr = parse_numbers(args.lr, "--lr")
     start = time.perf_counter()
-    res = descend(args.loss, w0, lr, steps=args.steps, target=args.target, x=args.x, activation=args.activation,
-                  method=args.method, momentum=args.momentum, tol=args.tol, progress=_progress_on(args))
+    res = descend(
+        args.loss,
+        w0,
+        lr,
+        steps=args.steps,
+        target=args.target,
+        x=args.x,
+        activation=args.activation,
+        method=args.method,
+        momentum=args.momentum,
+        tol=args.tol,
+        progress=_progress_on(args),
+    )
     return res, time.perf_counter() - start
 
 
@@ -329,11 +371,14 @@ def cmd_sweep(args):
     res, seconds = _run_sweep(args)
     M, K = res.w.shape
     model = f"{res.loss_fn.name}({res.activation.name}({args.x:g} w), {args.target:g})"
-    print(f"fastgd sweep: {args.method} on {model}: {M} w0 x {K} lr = {M * K} runs, up to {args.steps} steps"
-          f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.3f} s")
+    print(
+        f"fastgd sweep: {args.method} on {model}: {M} w0 x {K} lr = {M * K} runs, up to {args.steps} steps"
+        f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.3f} s"
+    )
     running = ~res.converged & ~res.diverged
-    print(f"converged {res.converged.mean():.1%}, diverged {res.diverged.mean():.1%}, "
-          f"still moving {running.mean():.1%}")
+    print(
+        f"converged {res.converged.mean():.1%}, diverged {res.diverged.mean():.1%}, still moving {running.mean():.1%}"
+    )
     print()
     print(f"{'lr':>10} {'converged':>10} {'diverged':>9} {'median steps':>13} {'median loss':>12}")
     for k in np.unique(np.linspace(0, K - 1, min(K, 10)).astype(int)):
@@ -343,19 +388,32 @@ def cmd_sweep(args):
         loss = f"{np.median(res.loss[ok, k]):.4g}" if ok.any() else "-"
         print(f"{res.lr[k]:>10.4g} {conv.mean():>10.1%} {res.diverged[:, k].mean():>9.1%} {med:>13} {loss:>12}")
     if res.activation.name in ("sigmoid", "tanh"):
-        print(f"(|dloss/dw| <= tol also holds far from the minimum, in {res.activation.name}'s flat tails where a "
-              f"huge step lands: the vanishing gradient)")
+        print(
+            f"(|dloss/dw| <= tol also holds far from the minimum, in {res.activation.name}'s flat tails where a "
+            f"huge step lands: the vanishing gradient)"
+        )
     best = res.best()
     print()
     if best is None:
         print("every run diverged: lower the learning rates (--lr)")
     else:
-        print(f"best run: w0={best['w0']:g}, lr={best['lr']:g}: loss {best['loss']:.6g} at w={best['w']:.6g} "
-              f"after {best['n_steps']} steps")
+        print(
+            f"best run: w0={best['w0']:g}, lr={best['lr']:g}: loss {best['loss']:.6g} at w={best['w']:.6g} "
+            f"after {best['n_steps']} steps"
+        )
     if out is not None:
         W0, LR = np.meshgrid(res.w0, res.lr, indexing="ij")
-        cols = {"w0": W0, "lr": LR, "w": res.w, "loss": res.loss, "grad": res.grad, "n_steps": res.n_steps,
-                "converged": res.converged, "diverged": res.diverged, "diverged_at": res.diverged_at}
+        cols = {
+            "w0": W0,
+            "lr": LR,
+            "w": res.w,
+            "loss": res.loss,
+            "grad": res.grad,
+            "n_steps": res.n_steps,
+            "converged": res.converged,
+            "diverged": res.diverged,
+            "diverged_at": res.diverged_at,
+        }
         write_table(out, {k: np.ravel(c) for k, c in cols.items()})
         print(f"wrote {out}")
     if plot is not None:
@@ -394,26 +452,56 @@ def bench_cases(size):
     yf = (X @ rng.normal(size=32) + rng.normal(size=n_fit) > 0).astype(np.float64)
     lr_fit = np.geomspace(1e-3, 10, 16)
     cases = [
-        (f"logistic value+grad, n={size:.0e}", {
-            "numpy": lambda: base.np_logistic_vg(z, y), "fastgd": lambda: logistic.value_and_grad(z, y)}),
-        (f"sigmoid value+grad, n={size:.0e}", {
-            "numpy": lambda: base.np_sigmoid_vg(z), "fastgd": lambda: (sigmoid.value(z), sigmoid.grad(z))}),
-        (f"mse value+grad, n={size:.0e}", {
-            "numpy": lambda: base.np_mse_vg(z, y), "fastgd": lambda: mse.value_and_grad(z, y)}),
+        (
+            f"logistic value+grad, n={size:.0e}",
+            {"numpy": lambda: base.np_logistic_vg(z, y), "fastgd": lambda: logistic.value_and_grad(z, y)},
+        ),
+        (
+            f"sigmoid value+grad, n={size:.0e}",
+            {"numpy": lambda: base.np_sigmoid_vg(z), "fastgd": lambda: (sigmoid.value(z), sigmoid.grad(z))},
+        ),
+        (
+            f"mse value+grad, n={size:.0e}",
+            {"numpy": lambda: base.np_mse_vg(z, y), "fastgd": lambda: mse.value_and_grad(z, y)},
+        ),
     ]
     for act in ("identity", "sigmoid"):
-        cases.append((f"sweep mse-{act} {side}x{side}x100", {
-            "numpy": lambda act=act: base.np_sweep(act, w0, lr, 100, target=0.2),
-            "fastgd": lambda act=act: descend("mse", w0, lr, steps=100, target=0.2, activation=act).w}))
-    cases.append((f"fit logistic n={n_fit} D=32 K=16 20 steps", {
-        "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20),
-        "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=0)}))
-    cases.append((f"fit n={n_fit} D=32 K=16 20 steps, costs", {
-        "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20, with_cost=True),
-        "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=1)}))
-    cases.append((f"SGD n={n_fit} D=32 K=16 batch 64 x 500", {
-        "numpy": lambda: base.np_sgd_batched(X, yf, lr_fit, 500, 64),
-        "fastgd": lambda: fit(X, yf, lr_fit, steps=500, batch_size=64, record_every=0)}))
+        cases.append(
+            (
+                f"sweep mse-{act} {side}x{side}x100",
+                {
+                    "numpy": lambda act=act: base.np_sweep(act, w0, lr, 100, target=0.2),
+                    "fastgd": lambda act=act: descend("mse", w0, lr, steps=100, target=0.2, activation=act).w,
+                },
+            )
+        )
+    cases.append(
+        (
+            f"fit logistic n={n_fit} D=32 K=16 20 steps",
+            {
+                "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20),
+                "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=0),
+            },
+        )
+    )
+    cases.append(
+        (
+            f"fit n={n_fit} D=32 K=16 20 steps, costs",
+            {
+                "numpy": lambda: base.np_fit_batched(X, yf, lr_fit, 20, with_cost=True),
+                "fastgd": lambda: fit(X, yf, lr_fit, steps=20, record_every=1),
+            },
+        )
+    )
+    cases.append(
+        (
+            f"SGD n={n_fit} D=32 K=16 batch 64 x 500",
+            {
+                "numpy": lambda: base.np_sgd_batched(X, yf, lr_fit, 500, 64),
+                "fastgd": lambda: fit(X, yf, lr_fit, steps=500, batch_size=64, record_every=0),
+            },
+        )
+    )
     if have_jax:
         import jax.numpy as jnp
 
@@ -440,8 +528,10 @@ def cmd_bench(args):
         raise UsageError(f"--repeat must be at least 1; got {repeat}.")
     cases = bench_cases(size)
     have_jax = any("jax" in impls for _, impls in cases)
-    print(f"fastgd bench: median of {repeat} runs after a warm-up, float64, {os.cpu_count()} CPUs"
-          f"{'' if have_jax else ' (JAX not installed: pip install jax to compare)'}")
+    print(
+        f"fastgd bench: median of {repeat} runs after a warm-up, float64, {os.cpu_count()} CPUs"
+        f"{'' if have_jax else ' (JAX not installed: pip install jax to compare)'}"
+    )
     print()
     head = f"{'case':<44} {'numpy ms':>10} {'fastgd ms':>10} {'vs numpy':>9}"
     if have_jax:
@@ -469,12 +559,20 @@ def cmd_plot(args):
     elif args.name == "activation_curves":
         fig = plots.activation_curves(_names(args.activations, "--activations", ACTIVATION_NAMES))
     elif args.name == "vanishing_gradient":
-        fig = plots.vanishing_gradient(args.depth, _names(args.activations, "--activations", ACTIVATION_NAMES),
-                                       z0=args.z0, weight=args.weight)
+        fig = plots.vanishing_gradient(
+            args.depth, _names(args.activations, "--activations", ACTIVATION_NAMES), z0=args.z0, weight=args.weight
+        )
     elif args.name == "trajectory":
-        fig = plots.trajectory(args.loss, _one_number(args.w0, "--w0"), parse_numbers(args.lr, "--lr"),
-                               steps=args.steps, target=args.target, x=args.x, activation=args.activation,
-                               method=args.method)
+        fig = plots.trajectory(
+            args.loss,
+            _one_number(args.w0, "--w0"),
+            parse_numbers(args.lr, "--lr"),
+            steps=args.steps,
+            target=args.target,
+            x=args.x,
+            activation=args.activation,
+            method=args.method,
+        )
     elif args.name == "sweep_heatmap":
         fig = plots.sweep_heatmap(_run_sweep(args)[0])
     else:
@@ -533,16 +631,23 @@ def _add_fit_options(p, *, outputs=True):
     p.add_argument("--loss", default="logistic", choices=LOSS_NAMES, help="loss (default logistic)")
     p.add_argument("--activation", choices=ACTIVATION_NAMES, help="activation of X @ w + b (default none)")
     p.add_argument("--lr", default="1e-3:100:32:log", help="learning rates (default 1e-3:100:32:log)")
-    p.add_argument("--l2", help="L2 strengths; every (lr, l2) pair is a model (default: 1/n for classifiers, "
-                   "scikit-learn's C=1; 0 otherwise)")
+    p.add_argument(
+        "--l2",
+        help="L2 strengths; every (lr, l2) pair is a model (default: 1/n for classifiers, "
+        "scikit-learn's C=1; 0 otherwise)",
+    )
     p.add_argument("--steps", type=int, default=500, help="maximum steps (default 500)")
     p.add_argument("--method", default="gd", choices=FIT_METHODS, help="update rule (default gd)")
     p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball coefficient (default 0.9)")
     p.add_argument("--tol", type=float, default=1e-4, help="stop a model at gradient norm <= tol (default 1e-4)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
     p.add_argument("--seed", type=int, help="seed of the mini-batch shuffle")
-    p.add_argument("--no-standardize", dest="standardize", action="store_false",
-                   help="fit the raw features (default: centred and scaled to unit variance)")
+    p.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="fit the raw features (default: centred and scaled to unit variance)",
+    )
     if outputs:
         p.add_argument("--top", type=int, help="print only the best N models")
         p.add_argument("--out", help="write one row per model to .csv, .parquet or .npz")
@@ -570,28 +675,41 @@ def _add_sweep_options(p, *, outputs=True):
 def build_parser():
     """The argparse parser of the ``fastgd`` command."""
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="fastgd", formatter_class=fmt,
-                     description="Gradient descent over many weights and learning rates at once.\n\n" + RANGES,
-                     epilog="Run 'fastgd COMMAND --help' for a command's options.")
+    parser = _Parser(
+        prog="fastgd",
+        formatter_class=fmt,
+        description="Gradient descent over many weights and learning rates at once.\n\n" + RANGES,
+        epilog="Run 'fastgd COMMAND --help' for a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"fastgd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    p = sub.add_parser("fit", help="learning-rate grid search for linear / logistic regression",
-                       formatter_class=fmt, description="Fit one model per (lr, l2) pair, all in the same pass "
-                       "over the data, and rank them.\n\n" + RANGES)
+    p = sub.add_parser(
+        "fit",
+        help="learning-rate grid search for linear / logistic regression",
+        formatter_class=fmt,
+        description="Fit one model per (lr, l2) pair, all in the same pass over the data, and rank them.\n\n" + RANGES,
+    )
     _add_fit_options(p)
     p.set_defaults(func=cmd_fit)
-    p = sub.add_parser("sweep", help="one-weight gradient descent over a w0 x lr grid", formatter_class=fmt,
-                       description="The seed's model loss(act(w * x), target), run from every w0 with every "
-                       "lr.\n\n" + RANGES)
+    p = sub.add_parser(
+        "sweep",
+        help="one-weight gradient descent over a w0 x lr grid",
+        formatter_class=fmt,
+        description="The seed's model loss(act(w * x), target), run from every w0 with every lr.\n\n" + RANGES,
+    )
     _add_sweep_options(p)
     p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("bench", help="fastgd against NumPy (and JAX) on this machine")
-    p.add_argument("--size", default="1e6", help="elements of the elementwise cases; the sweep and fit scale "
-                   "with it (default 1e6)")
+    p.add_argument(
+        "--size", default="1e6", help="elements of the elementwise cases; the sweep and fit scale with it (default 1e6)"
+    )
     p.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("plot", help="draw a figure to a file", description="Draw one of the figures of "
-                       "fastgd.plot. Run 'fastgd plot NAME --help' for its options.")
+    p = sub.add_parser(
+        "plot",
+        help="draw a figure to a file",
+        description="Draw one of the figures of fastgd.plot. Run 'fastgd plot NAME --help' for its options.",
+    )
     names = p.add_subparsers(dest="name", metavar="NAME", parser_class=_Parser, required=True)
     for name in PLOTS:
         q = names.add_parser(name, formatter_class=fmt, help=_plot_help(name), description=_plot_help(name))

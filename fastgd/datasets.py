@@ -165,8 +165,10 @@ def _numeric(column, name, source):
         try:
             out[i] = float(s) if s else np.nan
         except ValueError:
-            raise ValueError(f"column {name!r} of {source} is not numeric: line {i + 2} holds {s!r}. Encode it "
-                             f"as numbers or leave it out (features=..., --features on the command line).") from None
+            raise ValueError(
+                f"column {name!r} of {source} is not numeric: line {i + 2} holds {s!r}. Encode it "
+                f"as numbers or leave it out (features=..., --features on the command line)."
+            ) from None
     _check_present(~np.isfinite(out), name, source)
     return out
 
@@ -174,5 +176,7 @@ def _numeric(column, name, source):
 def _check_present(bad, name, source):
     count = int(np.count_nonzero(bad))
     if count:
-        raise ValueError(f"column {name!r} of {source} has {count} missing, NaN or infinite values, the first on "
-                         f"line {int(np.argmax(bad)) + 2}; drop or impute those rows first.")
+        raise ValueError(
+            f"column {name!r} of {source} has {count} missing, NaN or infinite values, the first on "
+            f"line {int(np.argmax(bad)) + 2}; drop or impute those rows first."
+        )

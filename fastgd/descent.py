@@ -94,8 +94,9 @@ class DescentResult:
     @cached_property
     def diverged_at(self):
         """Step at which each run diverged, -1 if it did not."""
-        return np.where(self.status == kd.DIVERGED, self.n_steps + 1,
-                        np.where(self.status == kd.OVERFLOW, self.n_steps, -1))
+        return np.where(
+            self.status == kd.DIVERGED, self.n_steps + 1, np.where(self.status == kd.OVERFLOW, self.n_steps, -1)
+        )
 
     def best(self):
         """The run with the lowest final loss among those that did not diverge.
@@ -110,8 +111,13 @@ class DescentResult:
             return None
         i, k = np.unravel_index(flat, self.w.shape)
         return {
-            "i": int(i), "k": int(k), "w0": float(self.w0[i]), "lr": float(self.lr[k]),
-            "w": float(self.w[i, k]), "loss": float(self.loss[i, k]), "n_steps": int(self.n_steps[i, k]),
+            "i": int(i),
+            "k": int(k),
+            "w0": float(self.w0[i]),
+            "lr": float(self.lr[k]),
+            "w": float(self.w[i, k]),
+            "loss": float(self.loss[i, k]),
+            "n_steps": int(self.n_steps[i, k]),
         }
 
     def to_pandas(self):
@@ -121,8 +127,17 @@ class DescentResult:
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
         w0, lr = np.meshgrid(self.w0, self.lr, indexing="ij")
-        cols = {"w0": w0, "lr": lr, "w": self.w, "loss": self.loss, "grad": self.grad, "n_steps": self.n_steps,
-                "converged": self.converged, "diverged": self.diverged, "diverged_at": self.diverged_at}
+        cols = {
+            "w0": w0,
+            "lr": lr,
+            "w": self.w,
+            "loss": self.loss,
+            "grad": self.grad,
+            "n_steps": self.n_steps,
+            "converged": self.converged,
+            "diverged": self.diverged,
+            "diverged_at": self.diverged_at,
+        }
         return pd.DataFrame({name: np.ravel(col) for name, col in cols.items()})
 
 
@@ -227,15 +242,18 @@ def descend(
     bound = v.weight_bound(max_abs_w, dtype)
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
     if w0_arr.size and np.abs(w0_arr).max() > bound:
-        raise ValueError(f"w0 has entries beyond max_abs_w={bound:.3g}, where runs count as diverged; "
-                         f"start closer to the optimum or raise max_abs_w.")
+        raise ValueError(
+            f"w0 has entries beyond max_abs_w={bound:.3g}, where runs count as diverged; "
+            f"start closer to the optimum or raise max_abs_w."
+        )
 
     M, K = w0_arr.size, lr_arr.size
     shape = (M, K)
     if record_every:
         n_rec = steps // record_every + 1
-        v.history_fits(2 * n_rec * M * K * dtype.itemsize, max_history_bytes,
-                       f"{n_rec} records x {M} x {K} runs x 2 arrays")
+        v.history_fits(
+            2 * n_rec * M * K * dtype.itemsize, max_history_bytes, f"{n_rec} records x {M} x {K} runs x 2 arrays"
+        )
         hist_w, hist_l = np.empty((n_rec,) + shape, dtype), np.empty((n_rec,) + shape, dtype)
     else:
         hist_w = hist_l = np.empty((1, 1, 1), dtype)
@@ -253,8 +271,26 @@ def descend(
 
     def run():
         kd.descend_rows(
-            loss, act_arg, METHODS[method], w0_arr, lr_arr, x_arg, c(target), steps, tol_arg, c(bound),
-            c(momentum), c(min_curv), nblocks, record_every, w, n_steps, status, hist_w, hist_l, rows_done,
+            loss,
+            act_arg,
+            METHODS[method],
+            w0_arr,
+            lr_arr,
+            x_arg,
+            c(target),
+            steps,
+            tol_arg,
+            c(bound),
+            c(momentum),
+            c(min_curv),
+            nblocks,
+            record_every,
+            w,
+            n_steps,
+            status,
+            hist_w,
+            hist_l,
+            rows_done,
         )
 
     if K and M:
@@ -263,9 +299,19 @@ def descend(
         else:
             run()
     return DescentResult(
-        w=w, n_steps=n_steps, status=status, w0=w0_arr, lr=lr_arr, loss_fn=loss,
-        activation=act, x=x, target=target, method=method, history_w=hist_w if record_every else None,
-        history_loss=hist_l if record_every else None, record_every=record_every,
+        w=w,
+        n_steps=n_steps,
+        status=status,
+        w0=w0_arr,
+        lr=lr_arr,
+        loss_fn=loss,
+        activation=act,
+        x=x,
+        target=target,
+        method=method,
+        history_w=hist_w if record_every else None,
+        history_loss=hist_l if record_every else None,
+        record_every=record_every,
     )
 
 

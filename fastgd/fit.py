@@ -109,8 +109,17 @@ class FitResult:
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
         names = self.feature_names or [f"w{j}" for j in range(self.coef.shape[1])]
-        df = pd.DataFrame({"lr": self.lr, "l2": self.l2, "final_cost": self.final_cost, "n_steps": self.n_steps,
-                           "converged": self.converged, "diverged": self.diverged, "intercept": self.intercept})
+        df = pd.DataFrame(
+            {
+                "lr": self.lr,
+                "l2": self.l2,
+                "final_cost": self.final_cost,
+                "n_steps": self.n_steps,
+                "converged": self.converged,
+                "diverged": self.diverged,
+                "intercept": self.intercept,
+            }
+        )
         return pd.concat([df, pd.DataFrame(self.coef, columns=names)], axis=1)
 
 
@@ -118,8 +127,9 @@ def _as_matrix(X, dtype=None):
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     arr = v.float_array(X, "X")
     if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {arr.shape}. Use X.reshape(-1, 1) "
-                         f"for a single feature.")
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features); got shape {arr.shape}. Use X.reshape(-1, 1) for a single feature."
+        )
     return np.ascontiguousarray(arr, dtype=dtype or arr.dtype), names
 
 
@@ -133,8 +143,10 @@ def _check_finite_matrix(X, name):
     count = int(np.count_nonzero(bad))
     if count:
         where = np.unravel_index(int(np.argmax(bad)), X.shape)
-        raise ValueError(f"{name} has {count} NaN or infinite entries, the first at {tuple(int(i) for i in where)}; "
-                         f"drop or impute them first.")
+        raise ValueError(
+            f"{name} has {count} NaN or infinite entries, the first at {tuple(int(i) for i in where)}; "
+            f"drop or impute them first."
+        )
 
 
 def _as_target(y, loss, dtype, n):
@@ -149,15 +161,34 @@ def _as_target(y, loss, dtype, n):
         return out, None
     classes = np.unique(arr)
     if classes.size != 2:
-        raise ValueError(f"y must hold exactly two classes for loss {loss.name!r}; found {classes.size}"
-                         f"{': ' + repr(classes[:10].tolist()) if classes.size < 20 else ''}. "
-                         f"Binary classification only: recode the labels.")
+        raise ValueError(
+            f"y must hold exactly two classes for loss {loss.name!r}; found {classes.size}"
+            f"{': ' + repr(classes[:10].tolist()) if classes.size < 20 else ''}. "
+            f"Binary classification only: recode the labels."
+        )
     return (arr == classes[1]).astype(dtype), classes
 
 
-def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=0.0, fit_intercept=True,
-        method="gd", momentum=0.9, batch_size=None, seed=None, record_every=1, max_abs_w=None,
-        max_history_bytes=None, progress=False):
+def fit(
+    X,
+    y,
+    lr,
+    *,
+    loss="logistic",
+    activation=None,
+    steps=1000,
+    tol=None,
+    l2=0.0,
+    fit_intercept=True,
+    method="gd",
+    momentum=0.9,
+    batch_size=None,
+    seed=None,
+    record_every=1,
+    max_abs_w=None,
+    max_history_bytes=None,
+    progress=False,
+):
     """Fit one model per (learning rate, L2 strength) pair, all in the same pass over the data.
 
     The model is ``a = act(X @ w + b)`` and the cost ``mean(loss(a, y)) + (l2 / 2) * ||w||^2``
@@ -266,9 +297,23 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
         v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
     hyper = {"momentum": momentum}
     hp = np.array([[hyper[name] for name in opt.hyperparams]] * P, dtype).reshape(P, len(opt.hyperparams))
-    run = _engine.Run(loss, None if act.name == "identity" else act, opt, X, y, lr_m, l2_m, hp,
-                      fit_intercept=fit_intercept, steps=steps, tol=tol, bound=bound, batch_size=batch_size,
-                      seed=seed, record_every=record_every)
+    run = _engine.Run(
+        loss,
+        None if act.name == "identity" else act,
+        opt,
+        X,
+        y,
+        lr_m,
+        l2_m,
+        hp,
+        fit_intercept=fit_intercept,
+        steps=steps,
+        tol=tol,
+        bound=bound,
+        batch_size=batch_size,
+        seed=seed,
+        record_every=record_every,
+    )
     if progress and P:
         _progress.run_with_bar(run.run, run.progress, steps + 1, "step", per=run.progress.size)
     else:
@@ -277,8 +322,20 @@ def fit(X, y, lr, *, loss="logistic", activation=None, steps=1000, tol=None, l2=
     history = run.history if record_every else None
     _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost)
     return FitResult(
-        coef=run.W[:, :D].copy(), intercept=run.W[:, D].copy(), lr=lr_m, l2=l2_m, lr_grid=lr_grid, l2_grid=l2_grid,
-        cost_history=history, final_cost=final_cost, n_steps=run.n_steps, converged=run.status == _monitor.CONVERGED,
-        diverged=run.status == _monitor.DIVERGED, loss_fn=loss, activation=act, classes=classes,
-        feature_names=names, record_every=record_every,
+        coef=run.W[:, :D].copy(),
+        intercept=run.W[:, D].copy(),
+        lr=lr_m,
+        l2=l2_m,
+        lr_grid=lr_grid,
+        l2_grid=l2_grid,
+        cost_history=history,
+        final_cost=final_cost,
+        n_steps=run.n_steps,
+        converged=run.status == _monitor.CONVERGED,
+        diverged=run.status == _monitor.DIVERGED,
+        loss_fn=loss,
+        activation=act,
+        classes=classes,
+        feature_names=names,
+        record_every=record_every,
     )

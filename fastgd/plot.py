@@ -116,8 +116,9 @@ def activation_curves(activations=("sigmoid", "relu"), *, z_range=(-6.0, 6.0), n
     return fig
 
 
-def trajectory(loss="mse", w0=2.0, lr=(0.05, 0.5, 0.95, 1.05), *, steps=12, target=0.0, x=1.0,
-               activation="identity", method="gd"):
+def trajectory(
+    loss="mse", w0=2.0, lr=(0.05, 0.5, 0.95, 1.05), *, steps=12, target=0.0, x=1.0, activation="identity", method="gd"
+):
     """The steps of gradient descent drawn on the loss curve, one panel per learning rate.
 
     Shows the seed's point: too small a rate crawls, a good one converges, a large one
@@ -147,8 +148,9 @@ def trajectory(loss="mse", w0=2.0, lr=(0.05, 0.5, 0.95, 1.05), *, steps=12, targ
     """
     lrs = v.vector(lr, "lr")
     w0 = v.real_param(w0, "w0", minimum=-np.inf, strict=True)
-    res = descend(loss, [w0], lrs, steps=steps, target=target, x=x, activation=activation, method=method,
-                  record_every=1)
+    res = descend(
+        loss, [w0], lrs, steps=steps, target=target, x=x, activation=activation, method=method, record_every=1
+    )
     paths = []
     for k in range(lrs.size):
         taken = int(res.n_steps[0, k])
@@ -223,8 +225,11 @@ def sweep_heatmap(result):
         ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("initial weight w0")
-    ax.set_title(f"{result.method} on {result.loss_fn.name} through {result.activation.name}: "
-                 f"{result.converged.mean():.0%} converged, {result.diverged.mean():.0%} diverged", fontsize=10)
+    ax.set_title(
+        f"{result.method} on {result.loss_fn.name} through {result.activation.name}: "
+        f"{result.converged.mean():.0%} converged, {result.diverged.mean():.0%} diverged",
+        fontsize=10,
+    )
     ax.legend(handles=patches, loc="upper left", fontsize=8, framealpha=0.9)
     return fig
 
@@ -277,8 +282,9 @@ def cost_curves(result, *, log=True):
     lr = result.lr.astype(np.float64)
     positive = lr > 0
     cmap = colormaps["viridis"]
-    norm = LogNorm(lr[positive].min(), max(lr.max(), lr[positive].min() * 1.0001)) if positive.any() else \
-        Normalize(0, 1)
+    norm = (
+        LogNorm(lr[positive].min(), max(lr.max(), lr[positive].min() * 1.0001)) if positive.any() else Normalize(0, 1)
+    )
     for m in range(hist.shape[0]):
         ok = np.isfinite(hist[m]) & ((hist[m] > 0) | (not log))
         if m == best or not ok.any():
@@ -288,16 +294,22 @@ def cost_curves(result, *, log=True):
     if best is not None:
         ok = np.isfinite(hist[best]) & ((hist[best] > 0) | (not log))
         l2 = f", l2 {result.l2[best]:g}" if result.l2_grid.size > 1 else ""
-        ax.plot(step[ok], hist[best, ok], color=_BEST, lw=2.5,
-                label=f"best: lr {result.lr[best]:g}{l2}, cost {result.final_cost[best]:.4g}")
+        ax.plot(
+            step[ok],
+            hist[best, ok],
+            color=_BEST,
+            lw=2.5,
+            label=f"best: lr {result.lr[best]:g}{l2}, cost {result.final_cost[best]:.4g}",
+        )
         ax.legend(loc="upper right", fontsize=8)
     if log:
         ax.set_yscale("log")
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="learning rate")
     ax.set_xlabel("step")
     ax.set_ylabel("cost (mean loss + L2 term)")
-    ax.set_title(f"{result.loss_fn.name}: {hist.shape[0]} models, {int(result.diverged.sum())} diverged "
-                 f"(dashed)", fontsize=10)
+    ax.set_title(
+        f"{result.loss_fn.name}: {hist.shape[0]} models, {int(result.diverged.sum())} diverged (dashed)", fontsize=10
+    )
     return fig
 
 

@@ -121,8 +121,24 @@ def ulp_error(got, ref):
 
 
 # ------------------------------------------------------------- descent
-def descend(loss_name, act_name, w0, lr, steps, *, target=0.0, x=1.0, method="gd", momentum=0.9, tol=None,
-            bound=None, min_curv=1e-12, loss_param=0.0, act_param=0.0, record_every=0):
+def descend(
+    loss_name,
+    act_name,
+    w0,
+    lr,
+    steps,
+    *,
+    target=0.0,
+    x=1.0,
+    method="gd",
+    momentum=0.9,
+    tol=None,
+    bound=None,
+    min_curv=1e-12,
+    loss_param=0.0,
+    act_param=0.0,
+    record_every=0,
+):
     """Plain NumPy loop over the grid, one step at a time, every run checked every step.
 
     Derivatives by the chain rule from the float64 references above.
@@ -176,8 +192,7 @@ def descend(loss_name, act_name, w0, lr, steps, *, target=0.0, x=1.0, method="gd
     overflow = (status != 2) & ~np.isfinite(val)
     diverged_at = np.where(status == 2, n + 1, np.where(overflow, n, -1))
     status[overflow] = 2
-    out = dict(w=W, grad=g, loss=val, n_steps=n, converged=status == 1, diverged=status == 2,
-               diverged_at=diverged_at)
+    out = dict(w=W, grad=g, loss=val, n_steps=n, converged=status == 1, diverged=status == 2, diverged_at=diverged_at)
     if record_every:
         out["history_w"], out["history_loss"] = np.array(hist_w), np.array(hist_l)
     return out
@@ -222,11 +237,24 @@ def batches(seed, n, batch, steps):
     """The rows of steps 0 .. steps: consecutive slices of the concatenated epochs."""
     epochs = (steps + 1) * batch // n + 1
     order = np.concatenate([shuffle(seed, e, n) for e in range(epochs)])
-    return [order[s * batch:(s + 1) * batch] for s in range(steps + 1)]
+    return [order[s * batch : (s + 1) * batch] for s in range(steps + 1)]
 
 
-def fit(X, y, lr, l2, steps, *, loss_name="logistic", act_name="identity", method="gd", momentum=0.9,
-        fit_intercept=True, batches=None, loss_param=0.0):
+def fit(
+    X,
+    y,
+    lr,
+    l2,
+    steps,
+    *,
+    loss_name="logistic",
+    act_name="identity",
+    method="gd",
+    momentum=0.9,
+    fit_intercept=True,
+    batches=None,
+    loss_param=0.0,
+):
     """Plain NumPy loop, one model per (lr, l2) pair (lr-major), every model on its own.
 
     Cost = mean loss + l2/2 ||w||^2; Newton solves the exact Hessian with np.linalg.solve.

@@ -18,14 +18,17 @@ def run(capsys, *argv):
 
 
 # ------------------------------------------------------------- ranges
-@pytest.mark.parametrize("text, want", [
-    ("0.5", [0.5]),
-    ("0.1, 1,10", [0.1, 1, 10]),
-    ("-1:1:5", np.linspace(-1, 1, 5)),
-    ("1e-3:10:5:log", np.geomspace(1e-3, 10, 5)),
-    ("2:2:1", [2.0]),
-    ("0:1:3:lin", [0, 0.5, 1]),
-])
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("0.5", [0.5]),
+        ("0.1, 1,10", [0.1, 1, 10]),
+        ("-1:1:5", np.linspace(-1, 1, 5)),
+        ("1e-3:10:5:log", np.geomspace(1e-3, 10, 5)),
+        ("2:2:1", [2.0]),
+        ("0:1:3:lin", [0, 0.5, 1]),
+    ],
+)
 def test_parse_numbers(text, want):
     np.testing.assert_allclose(cli.parse_numbers(text, "--lr"), want, rtol=1e-15)
 
@@ -35,11 +38,19 @@ def test_parse_numbers_log_range_has_exact_ends():
     assert got[0] == 1e-4 and got[-1] == 1.0 and got.size == 50
 
 
-@pytest.mark.parametrize("text, match", [
-    ("1:2", "is not a range"), ("1:2:3:4", "is not a range"), ("1:2:x", "count 'x' must be a whole number"),
-    ("1:2:0", "at least 1"), ("0:1:5:log", "log range needs start and stop > 0"), ("a,1", "'a' is not a number"),
-    ("inf", "not finite"), ("", "is not a number"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("1:2", "is not a range"),
+        ("1:2:3:4", "is not a range"),
+        ("1:2:x", "count 'x' must be a whole number"),
+        ("1:2:0", "at least 1"),
+        ("0:1:5:log", "log range needs start and stop > 0"),
+        ("a,1", "'a' is not a number"),
+        ("inf", "not finite"),
+        ("", "is not a number"),
+    ],
+)
 def test_parse_numbers_errors(text, match):
     with pytest.raises(cli.UsageError, match=match):
         cli.parse_numbers(text, "--lr")
@@ -58,7 +69,7 @@ def test_fit_default_runs_on_embedded_data_and_ranks(capsys):
     assert len(rows) == 5
     order = np.argsort(np.where(want.diverged, np.inf, want.final_cost), kind="stable")
     np.testing.assert_allclose([float(r[1]) for r in rows], lr[order[:5]], rtol=1e-3)
-    acc = ((want.predict(data.X, order[0]) == data.y).mean())
+    acc = (want.predict(data.X, order[0]) == data.y).mean()
     assert f"best learning rate: {want.best_lr:g}" in out
     assert f"training accuracy {acc:.2%}" in out
     assert "... 27 more" in out
@@ -70,8 +81,22 @@ def test_fit_csv_with_outputs(capsys, tmp_path):
     y = X @ [2.0, -1.0] + 3.0
     path = tmp_path / "data.csv"
     pd.DataFrame({"u": X[:, 0], "v": X[:, 1], "out": y}).to_csv(path, index=False)
-    code, out, err = run(capsys, "fit", str(path), "--loss", "mse", "--lr", "0.1,0.5,5", "--steps", "200",
-                         "--no-standardize", "--out", str(tmp_path / "r.csv"), "--plot", str(tmp_path / "c.png"))
+    code, out, err = run(
+        capsys,
+        "fit",
+        str(path),
+        "--loss",
+        "mse",
+        "--lr",
+        "0.1,0.5,5",
+        "--steps",
+        "200",
+        "--no-standardize",
+        "--out",
+        str(tmp_path / "r.csv"),
+        "--plot",
+        str(tmp_path / "c.png"),
+    )
     assert code == 0, err
     assert "linear regression" in out and "accuracy" not in out
     table = pd.read_csv(tmp_path / "r.csv")
@@ -96,8 +121,22 @@ def test_fit_other_formats(capsys, tmp_path, suffix):
 
 # ------------------------------------------------------------- sweep
 def test_sweep_summary_and_outputs(capsys, tmp_path):
-    code, out, err = run(capsys, "sweep", "--w0", "-5:5:11", "--lr", "0.01,0.4,1.5", "--steps", "300",
-                         "--tol", "1e-10", "--out", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png"))
+    code, out, err = run(
+        capsys,
+        "sweep",
+        "--w0",
+        "-5:5:11",
+        "--lr",
+        "0.01,0.4,1.5",
+        "--steps",
+        "300",
+        "--tol",
+        "1e-10",
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--plot",
+        str(tmp_path / "s.png"),
+    )
     assert code == 0, err
     want = fastgd.descend("mse", np.linspace(-5, 5, 11), [0.01, 0.4, 1.5], steps=300, tol=1e-10)
     assert f"converged {want.converged.mean():.1%}, diverged {want.diverged.mean():.1%}" in out
@@ -123,14 +162,17 @@ def test_sweep_sigmoid_notes_vanishing_gradient(capsys):
 
 
 # ------------------------------------------------------------- plot, bench, formulas
-@pytest.mark.parametrize("name, extra", [
-    ("loss_curves", ["--losses", "mse,logistic"]),
-    ("activation_curves", ["--activations", "tanh"]),
-    ("trajectory", ["--w0", "-3", "--lr", "0.1,1.2"]),
-    ("sweep_heatmap", ["--w0", "-1:1:5", "--lr", "0.1:1:4"]),
-    ("cost_curves", ["--lr", "0.1,1", "--steps", "10"]),
-    ("vanishing_gradient", ["--depth", "5", "--quiet"]),
-])
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        ("loss_curves", ["--losses", "mse,logistic"]),
+        ("activation_curves", ["--activations", "tanh"]),
+        ("trajectory", ["--w0", "-3", "--lr", "0.1,1.2"]),
+        ("sweep_heatmap", ["--w0", "-1:1:5", "--lr", "0.1:1:4"]),
+        ("cost_curves", ["--lr", "0.1,1", "--steps", "10"]),
+        ("vanishing_gradient", ["--depth", "5", "--quiet"]),
+    ],
+)
 def test_plot_command(capsys, tmp_path, name, extra):
     path = tmp_path / f"{name}.png"
     code, out, err = run(capsys, "plot", name, "-o", str(path), *extra)
@@ -144,7 +186,7 @@ def test_bench_prints_ratios(capsys):
     assert code == 0, err
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("case"))
-    rows = lines[head + 1: head + 9]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD
+    rows = lines[head + 1 : head + 9]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD
     assert all(row.endswith("x") for row in rows) and lines[head + 9] == ""
     for row in rows:
         ratios = [float(tok[:-1]) for tok in row.split() if tok.endswith("x") and tok[:-1].replace(".", "").isdigit()]
@@ -159,25 +201,28 @@ def test_formulas_and_no_command(capsys):
 
 
 # ------------------------------------------------------------- bad input: one line, exit 2, no file
-@pytest.mark.parametrize("argv, match", [
-    (["fit", "missing.csv"], "no such data file"),
-    (["fit", "--target", "nope"], "no target column 'nope'"),
-    (["fit", "--lr", "1e-3:10"], "is not a range"),
-    (["fit", "--lr", "-1"], "lr must be >= 0"),
-    (["fit", "--loss", "mse"], "holds labels, not numbers"),
-    (["fit", "--loss", "nope"], "invalid choice"),
-    (["fit", "--steps", "x"], "invalid int value"),
-    (["fit", "--out", "r.txt"], "unknown file type '.txt'"),
-    (["fit", "--out", "no/such/dir/r.csv"], "does not exist"),
-    (["fit", "--plot", "c.xyz"], "unknown file type"),
-    (["sweep", "--steps", "-1"], "steps must be an integer >= 0"),
-    (["sweep", "--w0", "nan"], "not finite"),
-    (["plot", "loss_curves", "-o", "x.png", "--losses", "nope"], "unknown name 'nope'"),
-    (["plot"], "required: NAME"),
-    (["bench", "--size", "10"], "at least 100"),
-    (["fit", "--top", "0"], "--top must be at least 1"),
-    (["nope"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["fit", "missing.csv"], "no such data file"),
+        (["fit", "--target", "nope"], "no target column 'nope'"),
+        (["fit", "--lr", "1e-3:10"], "is not a range"),
+        (["fit", "--lr", "-1"], "lr must be >= 0"),
+        (["fit", "--loss", "mse"], "holds labels, not numbers"),
+        (["fit", "--loss", "nope"], "invalid choice"),
+        (["fit", "--steps", "x"], "invalid int value"),
+        (["fit", "--out", "r.txt"], "unknown file type '.txt'"),
+        (["fit", "--out", "no/such/dir/r.csv"], "does not exist"),
+        (["fit", "--plot", "c.xyz"], "unknown file type"),
+        (["sweep", "--steps", "-1"], "steps must be an integer >= 0"),
+        (["sweep", "--w0", "nan"], "not finite"),
+        (["plot", "loss_curves", "-o", "x.png", "--losses", "nope"], "unknown name 'nope'"),
+        (["plot"], "required: NAME"),
+        (["bench", "--size", "10"], "at least 100"),
+        (["fit", "--top", "0"], "--top must be at least 1"),
+        (["nope"], "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, match):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, *argv)
@@ -222,8 +267,9 @@ def test_plot_without_matplotlib_is_refused_before_running(capsys, tmp_path, mon
 
 
 def test_console_script_and_module_entry_points():
-    done = subprocess.run([sys.executable, "-m", "fastgd", "fit", "--lr", "1", "--steps", "3"], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastgd", "fit", "--lr", "1", "--steps", "3"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "best learning rate: 1" in done.stdout
     assert done.stderr == ""  # not a terminal: no progress bar
     bad = subprocess.run([sys.executable, "-m", "fastgd", "fit", "--lr", "x"], capture_output=True, text=True)

@@ -29,8 +29,9 @@ def test_standardized():
 
 
 def test_standardized_keeps_constant_column_finite():
-    data = datasets.Dataset(X=np.array([[1.0, 5.0], [2.0, 5.0]]), y=np.zeros(2), feature_names=["a", "b"],
-                            target_name="t", source="x").standardized()
+    data = datasets.Dataset(
+        X=np.array([[1.0, 5.0], [2.0, 5.0]]), y=np.zeros(2), feature_names=["a", "b"], target_name="t", source="x"
+    ).standardized()
     assert data.X[:, 1].tolist() == [0.0, 0.0]
 
 
@@ -60,21 +61,24 @@ def test_read_csv_skips_blank_lines_and_bom(tmp_path):
     assert data.feature_names == ["a"] and data.X.shape == (2, 1)
 
 
-@pytest.mark.parametrize("text, target, features, match", [
-    ("a,y\n1,2\n", "z", None, r"no target column 'z' .* columns are: a, y"),
-    ("a,y\n1,2\n", None, ["b"], r"no feature column 'b'"),
-    ("a,y\n1,2\n", "y", ["a", "y"], r"'y' is the target"),
-    ("a,y\nx1,2\n", None, None, r"column 'a' .* not numeric: line 2 holds 'x1'"),
-    ("a,y\n1,2\n,3\n", None, None, r"column 'a' .* 1 missing, NaN or infinite values, the first on line 3"),
-    ("a,y\n1,2\nnan,3\ninf,4\n", None, None, r"2 missing, NaN or infinite values, the first on line 3"),
-    ("a,y\n1,2\n2,nan\n", None, None, r"column 'y' .* the first on line 3"),
-    ("a,y\n1,yes\n2,\n", None, None, r"column 'y' .* the first on line 3"),
-    ("a,y\n1,2\n3\n", None, None, r"line 3 has 1 fields; the header has 2"),
-    ("a,a\n1,2\n", None, None, r"two columns named 'a'"),
-    ("a,y\n", None, None, r"header but no data rows"),
-    ("", None, None, r"is empty"),
-    ("y\n1\n", None, None, r"no feature columns"),
-])
+@pytest.mark.parametrize(
+    "text, target, features, match",
+    [
+        ("a,y\n1,2\n", "z", None, r"no target column 'z' .* columns are: a, y"),
+        ("a,y\n1,2\n", None, ["b"], r"no feature column 'b'"),
+        ("a,y\n1,2\n", "y", ["a", "y"], r"'y' is the target"),
+        ("a,y\nx1,2\n", None, None, r"column 'a' .* not numeric: line 2 holds 'x1'"),
+        ("a,y\n1,2\n,3\n", None, None, r"column 'a' .* 1 missing, NaN or infinite values, the first on line 3"),
+        ("a,y\n1,2\nnan,3\ninf,4\n", None, None, r"2 missing, NaN or infinite values, the first on line 3"),
+        ("a,y\n1,2\n2,nan\n", None, None, r"column 'y' .* the first on line 3"),
+        ("a,y\n1,yes\n2,\n", None, None, r"column 'y' .* the first on line 3"),
+        ("a,y\n1,2\n3\n", None, None, r"line 3 has 1 fields; the header has 2"),
+        ("a,a\n1,2\n", None, None, r"two columns named 'a'"),
+        ("a,y\n", None, None, r"header but no data rows"),
+        ("", None, None, r"is empty"),
+        ("y\n1\n", None, None, r"no feature columns"),
+    ],
+)
 def test_read_csv_errors(tmp_path, text, target, features, match):
     with pytest.raises(ValueError, match=match):
         datasets.read_csv(_csv(tmp_path, text), target, features=features)

@@ -18,10 +18,12 @@ def _data(n=300, D=4, seed=0, classify=True):
     return X, ((t > 0).astype(float) if classify else t)
 
 
-CASES = [(loss, act, method) for loss, act in [("logistic", None), ("mse", None), ("log_loss", "sigmoid"),
-                                               ("mse", "tanh"), ("huber", None)]
-         for method in ("gd", "momentum", "newton")
-         if (loss, method) != ("huber", "newton")]  # singular Hessian: see the fallback test
+CASES = [
+    (loss, act, method)
+    for loss, act in [("logistic", None), ("mse", None), ("log_loss", "sigmoid"), ("mse", "tanh"), ("huber", None)]
+    for method in ("gd", "momentum", "newton")
+    if (loss, method) != ("huber", "newton")
+]  # singular Hessian: see the fallback test
 
 
 @pytest.mark.parametrize("loss, act, method", CASES)
@@ -32,8 +34,17 @@ def test_matches_numpy_reference(loss, act, method):
     if method == "newton":
         lr = [0.5, 1.0]
     res = fastgd.fit(X, y, lr, loss=loss, activation=act, steps=25, l2=l2, method=method)
-    coef, inter, hist = ref.fit(X, y, lr, l2, 25, loss_name=loss, act_name=act or "identity", method=method,
-                                loss_param=fastgd.get_loss(loss).param)
+    coef, inter, hist = ref.fit(
+        X,
+        y,
+        lr,
+        l2,
+        25,
+        loss_name=loss,
+        act_name=act or "identity",
+        method=method,
+        loss_param=fastgd.get_loss(loss).param,
+    )
     np.testing.assert_allclose(res.coef, coef, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.intercept, inter, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.cost_history, hist, rtol=1e-10)
@@ -49,8 +60,17 @@ def test_every_tile_and_remainder_of_the_products(D, K):
     X, y = _data(n=300, D=D, seed=D)
     lr = np.linspace(0.05, 0.5, K)
     res = fastgd.fit(X, y, lr, steps=5)
-    coef, inter, hist = ref.fit(X, y, lr, [0.0], 5, loss_name="logistic", act_name="identity", method="gd",
-                                loss_param=fastgd.get_loss("logistic").param)
+    coef, inter, hist = ref.fit(
+        X,
+        y,
+        lr,
+        [0.0],
+        5,
+        loss_name="logistic",
+        act_name="identity",
+        method="gd",
+        loss_param=fastgd.get_loss("logistic").param,
+    )
     np.testing.assert_allclose(res.coef, coef, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.intercept, inter, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(res.cost_history, hist, rtol=1e-10)
@@ -235,8 +255,23 @@ def _engine_run(X, y, lr, method="gd", batch_size=None, steps=30, tol=None, reco
     lr = np.asarray(lr, dtype=float)
     opt = fastgd.optimizers.get_optimizer(method)
     hp = np.full((lr.size, len(opt.hyperparams)), 0.9)
-    return _engine.Run(fastgd.losses.logistic, None, opt, X, y, lr, np.full(lr.size, 0.01), hp, fit_intercept=True,
-                       steps=steps, tol=tol, bound=1e6, batch_size=batch_size, seed=5, record_every=record_every)
+    return _engine.Run(
+        fastgd.losses.logistic,
+        None,
+        opt,
+        X,
+        y,
+        lr,
+        np.full(lr.size, 0.01),
+        hp,
+        fit_intercept=True,
+        steps=steps,
+        tol=tol,
+        bound=1e6,
+        batch_size=batch_size,
+        seed=5,
+        record_every=record_every,
+    )
 
 
 @pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
@@ -299,7 +334,7 @@ def test_a_stopped_model_stands_still():
         np.testing.assert_array_equal(again.coef[0], res.coef[k])
         np.testing.assert_array_equal(again.intercept[0], res.intercept[k])
         # after it stopped, its history is its final cost
-        assert (res.cost_history[k, stopped_at + 1:] == res.final_cost[k]).all()
+        assert (res.cost_history[k, stopped_at + 1 :] == res.final_cost[k]).all()
 
 
 def test_minibatch_sequence_has_the_same_prefix_at_300_and_30000_steps():

@@ -90,10 +90,12 @@ def test_special_values(dtype):
     inf, nan = dtype(np.inf), dtype(np.nan)
     x = np.array([0.0, 1.0, inf, -inf, nan], dtype=dtype)
     np.testing.assert_array_equal(special.exp(x), [1.0, ref.rounded(ref.exp(1), dtype), inf, 0.0, nan])
-    np.testing.assert_array_equal(special.log(np.array([1.0, 0.0, -0.0, inf, -1.0, nan], dtype)),
-                                  [0.0, -inf, -inf, inf, nan, nan])
-    np.testing.assert_array_equal(special.log1p(np.array([0.0, -1.0, inf, -2.0, nan], dtype)),
-                                  [0.0, -inf, inf, nan, nan])
+    np.testing.assert_array_equal(
+        special.log(np.array([1.0, 0.0, -0.0, inf, -1.0, nan], dtype)), [0.0, -inf, -inf, inf, nan, nan]
+    )
+    np.testing.assert_array_equal(
+        special.log1p(np.array([0.0, -1.0, inf, -2.0, nan], dtype)), [0.0, -inf, inf, nan, nan]
+    )
     assert np.signbit(special.log1p(dtype(-0.0)))
     np.testing.assert_array_equal(special.sigmoid(np.array([0.0, inf, -inf, nan], dtype)), [0.5, 1.0, 0.0, nan])
     np.testing.assert_array_equal(special.softplus(np.array([inf, -inf, nan], dtype)), [inf, 0.0, nan])

@@ -17,8 +17,16 @@ def figures():
     from fastgd import plot
     from fastgd.datasets import breast_cancer
 
-    sweep = fastgd.descend("mse", np.linspace(-6, 6, 121), np.geomspace(1e-3, 1e3, 120), steps=200, x=1.5,
-                           target=0.2, activation="sigmoid", tol=1e-8)
+    sweep = fastgd.descend(
+        "mse",
+        np.linspace(-6, 6, 121),
+        np.geomspace(1e-3, 1e3, 120),
+        steps=200,
+        x=1.5,
+        target=0.2,
+        activation="sigmoid",
+        tol=1e-8,
+    )
     data = breast_cancer().standardized()
     fits = fastgd.fit(data.X, data.y, np.geomspace(1e-3, 100, 32), steps=500, tol=1e-4, l2=1 / 569)
     return [
