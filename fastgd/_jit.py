@@ -20,9 +20,10 @@ cached; they compile together with the kernel that inlines them, and the cached
 kernel carries their code.  Later processes load the kernels (``fastgd.warmup``).
 
 numba invalidates a cached kernel only when its own source file changes: after
-editing ``_math.py``, ``_libm.py``, ``_chain.py`` or ``_extending.py`` in a
-checkout, delete the cache (``find fastgd -name '*.nb[ic]' -delete``), or kernels
-keep the old formulas.  A fresh install rewrites every file, so users are safe.
+editing ``_math.py``, ``_libm.py``, ``_chain.py``, ``_extending.py``, ``_optim.py``,
+``_source.py`` or ``_monitor.py`` in a checkout, delete the cache
+(``find fastgd -name '*.nb[ic]' -delete``), or kernels keep the old code.  A fresh
+install rewrites every file, so users are safe.
 """
 
 import numba
