@@ -135,16 +135,13 @@ def _update_live(
     stopped_at,
     history,
     last_cost,
-    g,
-    dvec,
-    wn,
-    sn0,
-    sn1,
-    H,
-    Hc,
-    xt,
+    scratch,
 ):
-    """Monitor and optimizer for the L live models, given their sums over the step's rows."""
+    """Monitor and optimizer for the L live models, given their sums over the step's rows.
+
+    ``scratch`` is ``_update_scratch``'s tuple, allocated once per compiled call.
+    """
+    g, dvec, wn, sn0, sn1, H, Hc, xt = scratch
     D = X.shape[1]
     A = D + 1
     for i in range(L):
@@ -219,6 +216,30 @@ def _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, G
 
 
 @jit_helper
+def _update_scratch(opt, A, dt):
+    """Per-model work arrays of ``_update_live``: gradient, direction, new w, new state, Newton's matrices."""
+    na = A if fx.uses_hessian(opt) else 1
+    return (
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty(A, dt),
+        np.empty((na, na), dt),
+        np.empty((na, na), dt),
+        np.empty(na, dt),
+    )
+
+
+@jit_helper
+def _stream_state(n, batch):
+    """(perm, rows, epoch of perm) for ``_step_rows``: a batch's rows, or every row in order (batch 0)."""
+    perm = np.empty(n if batch > 0 else 0, np.int64)
+    rows = np.empty(batch, np.int64) if batch > 0 else np.arange(n)
+    return perm, rows, np.full(1, -1, np.int64)
+
+
+@jit_helper
 def _step_rows(seed, batch, s, perm, epoch, rows):
     """The rows of step s: a mini-batch of the shuffled stream, or every row in order (batch 0)."""
     if batch > 0:
@@ -276,18 +297,8 @@ def _run_set(
     Xt = np.empty((D, src.BLOCK), dt)
     Zt = np.empty((Ps + 1, src.BLOCK), dt)  # a spare row: see _source._forward
     yb = np.empty(src.BLOCK, dt)
-    g = np.empty(A, dt)
-    dvec = np.empty(A, dt)
-    wn = np.empty(A, dt)
-    sn0 = np.empty(A, dt)
-    sn1 = np.empty(A, dt)
-    na = A if fx.uses_hessian(opt) else 1
-    H = np.empty((na, na), dt)
-    Hc = np.empty((na, na), dt)
-    xt = np.empty(na, dt)
-    perm = np.empty(n if batch > 0 else 0, np.int64)
-    rows = np.empty(batch, np.int64) if batch > 0 else np.arange(n)
-    epoch = np.full(1, -1, np.int64)
+    scratch = _update_scratch(opt, A, dt)
+    perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
         L = mon.live_models(models, status, live)
         if L == 0:
@@ -329,14 +340,7 @@ def _run_set(
             stopped_at,
             history,
             last_cost,
-            g,
-            dvec,
-            wn,
-            sn0,
-            sn1,
-            H,
-            Hc,
-            xt,
+            scratch,
         )
         progress[slot] += 1
 
@@ -461,16 +465,8 @@ def run_rows(
     Xbuf = np.empty((C, D, src.BLOCK), dt)
     Zbuf = np.empty((C, P + 1, src.BLOCK), dt)
     Ybuf = np.empty((C, src.BLOCK), dt)
-    g = np.empty(A, dt)
-    dvec = np.empty(A, dt)
-    wn = np.empty(A, dt)
-    sn0 = np.empty(A, dt)
-    sn1 = np.empty(A, dt)
-    H = np.empty((1, 1), dt)
-    xt = np.empty(1, dt)
-    perm = np.empty(n if batch > 0 else 0, np.int64)
-    rows = np.empty(batch, np.int64) if batch > 0 else np.arange(n)
-    epoch = np.full(1, -1, np.int64)
+    scratch = _update_scratch(opt, A, dt)
+    perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
         L = mon.live_models(models, status, live)
         if L == 0:
@@ -541,14 +537,7 @@ def run_rows(
             stopped_at,
             history,
             last_cost,
-            g,
-            dvec,
-            wn,
-            sn0,
-            sn1,
-            H,
-            H,
-            xt,
+            scratch,
         )
         progress[0] += 1
 
@@ -584,12 +573,7 @@ def update_models(
     last_cost,
 ):
     """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time)."""
-    D = X.shape[1]
-    A = D + 1
-    dt = X.dtype
-    na = A if fx.uses_hessian(opt) else 1
-    H = np.empty((na, na), dt)
-    Hc = np.empty((na, na), dt)
+    scratch = _update_scratch(opt, X.shape[1] + 1, X.dtype)
     _update_live(
         loss,
         act,
@@ -620,14 +604,7 @@ def update_models(
         stopped_at,
         history,
         last_cost,
-        np.empty(A, dt),
-        np.empty(A, dt),
-        np.empty(A, dt),
-        np.empty(A, dt),
-        np.empty(A, dt),
-        H,
-        Hc,
-        np.empty(na, dt),
+        scratch,
     )
 
 
@@ -642,8 +619,7 @@ def costs(W, l2, models, ct, nr, out):
 @jit_kernel
 def stream_rows(seed, n, batch, s0, s1, out):
     """Out (s1 - s0, batch) <- the mini-batch rows of steps s0 .. s1 - 1 (for tests and outside drivers)."""
-    perm = np.empty(n, np.int64)
-    epoch = np.full(1, -1, np.int64)
+    perm, _, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
         src.batch_rows(seed, n, batch, s, perm, epoch, out[s - s0])
 
@@ -816,7 +792,8 @@ class Run:
     def final_cost(self):
         """Every model's cost on the whole data at its final coefficients."""
         out = self.last_cost.copy()
-        redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(np.isnan(self.last_cost))
+        # running models got their cost at step `steps`; stopped ones (and, with mini-batches, all) need a pass
+        redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(self.status != mon.RUNNING)
         if redo.size:
             rows = np.arange(self.X.shape[0])
             ct = self.sums(rows, redo, True)[2]
