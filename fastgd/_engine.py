@@ -21,7 +21,7 @@ of its position and of who computes which chunk):
   for few models on many rows.
 
 ``Run`` (plain Python) holds a fit's state and calls a loop for as many steps as
-take about ``SLICE_SECONDS``, so Ctrl-C and the progress bar answer between
+take about ``_progress.SLICE_SECONDS``, so Ctrl-C and the progress bar answer between
 slices; the same parts can also be called one step at a time (``Run.step_by_parts``):
 partial sums per chunk, summed in order, then ``update_models`` -- what a driver
 outside numba composes.
@@ -36,12 +36,12 @@ from numba.extending import overload
 
 from . import _extending as fx
 from . import _monitor as mon
+from . import _progress
 from . import _source as src
 from ._jit import jit_helper, jit_kernel
 from ._libm import const
 from ._optim import N_HYPER, USES_HESSIAN, newton_solve
 
-SLICE_SECONDS = 0.1  # a compiled call runs about this long: Ctrl-C and the bar answer between calls
 MODE = None  # "sets" or "rows" to force a loop (benchmarks, tests); None picks
 XT_MAX_BYTES = 2**30  # full-batch fits keep a transposed copy of X up to this size (15% faster steps)
 
@@ -721,15 +721,15 @@ class Run:
         return self.step <= self.steps and bool((self.status == mon.RUNNING).any())
 
     def run(self):
-        """Every remaining step, in compiled calls of about SLICE_SECONDS each."""
+        """Every remaining step, in compiled calls of about _progress.SLICE_SECONDS each."""
         n = 4
         while self.running():
             t0 = time.perf_counter()
             self.advance(n)
             took = time.perf_counter() - t0
-            if took < SLICE_SECONDS / 2:
+            if took < _progress.SLICE_SECONDS / 2:
                 n *= 2
-            elif took > 2 * SLICE_SECONDS and n > 1:
+            elif took > 2 * _progress.SLICE_SECONDS and n > 1:
                 n //= 2
 
     def rows_of(self, s):

@@ -26,7 +26,13 @@ editing ``_math.py``, ``_libm.py``, ``_chain.py``, ``_extending.py``, ``_optim.p
 install rewrites every file, so users are safe.
 """
 
+import functools
+
 import numba
+
+from . import _threads
+
+_threads.choose()  # before any parallel kernel runs: a layer safe under fork
 
 SAFE_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 FORMULA_FASTMATH = frozenset({"contract"})
@@ -51,12 +57,30 @@ def jit_kernel(fn=None, *, parallel=False):
     """Compile an array kernel called from Python (cached); ``parallel=True`` enables ``prange``."""
 
     def deco(f):
-        return numba.njit(
+        kernel = numba.njit(
             cache=True,
             error_model="numpy",
             fastmath=set(SAFE_FASTMATH),
             nogil=True,
             parallel=parallel,
         )(f)
+        return _ParallelKernel(kernel) if parallel else kernel
 
     return deco if fn is None else deco(fn)
+
+
+class _ParallelKernel:
+    """A parallel kernel called from Python through ``_threads.launch`` (one thread at a time under workqueue).
+
+    Attributes (``signatures``, ``py_func``, ...) are the numba dispatcher's.
+    """
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        functools.update_wrapper(self, kernel.py_func)
+
+    def __call__(self, *args):
+        return _threads.launch(self.kernel, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.kernel, name)

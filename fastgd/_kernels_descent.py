@@ -255,6 +255,8 @@ def descend_rows(
     momentum,
     min_curv,
     nblocks,
+    row0,
+    row1,
     record_every,
     w,
     n_steps,
@@ -263,17 +265,18 @@ def descend_rows(
     hist_l,
     rows_done,
 ):
-    """Run every row of the grid; outputs are (M, K) arrays.
+    """Run rows ``row0 <= i < row1`` of the grid; outputs are (M, K) arrays.
 
     Rows go to threads in ``nblocks`` blocks, each block with its own scratch rows;
     block b counts its finished rows in ``rows_done[b]`` (read by the progress bar).
+    Rows are independent, so calling it for consecutive row ranges gives the same bits.
     """
     K = lr.size
-    M = w0.size
+    M = row1 - row0
     for b in prange(nblocks):
         scratch = np.empty((7, K), dtype=w.dtype)
         flag = np.empty(K, dtype=np.bool_)
-        for i in range(b * M // nblocks, (b + 1) * M // nblocks):
+        for i in range(row0 + b * M // nblocks, row0 + (b + 1) * M // nblocks):
             wo = w[i]
             si = status[i]
             _descend_row(

@@ -141,9 +141,12 @@ def log_loss_value_and_grad(p, t, param):
 
 @jit_formula
 def _logistic_value_from_e(z, t, e):
-    # max(z,0) - t*z is exact for t in {0, 1}; log1p(e), e = exp(-|z|), never overflows
+    # max(z,0) - t*z written as (1-t)*z for z >= 0 and -t*z below: exact for t in {0, 1},
+    # and 0 where that factor is 0, so z = +inf with t = 1 (or -inf with t = 0) gives the
+    # limit 0 rather than inf - inf; log1p(e), e = exp(-|z|), never overflows
     zero = const(z, 0.0)
-    return ((z if z > zero else zero) - t * z) + log1p(e)
+    a = const(z, 1.0) - t if z >= zero else -t
+    return (a * z if a != zero else zero) + log1p(e)
 
 
 @jit_formula
@@ -377,7 +380,7 @@ LOSS_SPECS = {
     ),
     "cross_entropy": LossSpec(
         (0.0, np.inf, "probabilities"),
-        None,
+        (0.0, np.inf, "non-negative"),
         1.0,
         True,
         "clip",

@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+SLICE_SECONDS = 0.1  # long kernels run in compiled calls of about this long: Ctrl-C and the bar answer between
 POLL_SECONDS = 0.1  # how often a shown bar is redrawn
 DELAY_SECONDS = 0.1  # runs shorter than this show no bar (0: always show one)
 

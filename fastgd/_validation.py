@@ -53,7 +53,12 @@ def float_arrays(a, b, names):
         dtype = xb.dtype
     else:
         dtype = np.result_type(xa.dtype, xb.dtype)
-    return xa.astype(dtype, copy=False), xb.astype(dtype, copy=False), dtype
+    return _narrowed(xa, dtype, names[0]), _narrowed(xb, dtype, names[1]), dtype
+
+
+def _narrowed(x, dtype, name):
+    # only a Python scalar meeting a float32 array is narrowed; it must fit
+    return in_dtype(x, dtype, name) if x.dtype.itemsize > dtype.itemsize else x.astype(dtype, copy=False)
 
 
 def float_pair(a, b, names):
@@ -97,6 +102,36 @@ def out_array(out, shape, dtype, name="out"):
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError(f"{name} must be a writeable C-contiguous array; pass np.ascontiguousarray({name}) instead.")
     return out
+
+
+def unaliased(out_flat, *inputs):
+    """``out_flat``, or a new array to write into first where it overlaps an input.
+
+    An output that is an input element for element (``value(a, out=a)``) is safe for
+    an elementwise kernel; any other overlap (``value(a[:-1], out=a[1:])``) would
+    read entries already overwritten, so the caller writes a copy and copies it back.
+    """
+    for x in inputs:
+        if np.may_share_memory(out_flat, x) and not (
+            x.shape == out_flat.shape
+            and x.strides == out_flat.strides
+            and x.dtype == out_flat.dtype
+            and x.__array_interface__["data"][0] == out_flat.__array_interface__["data"][0]
+        ):
+            return np.empty_like(out_flat)
+    return out_flat
+
+
+def copy_back(dst, out_flat):
+    """Finish what ``unaliased`` started: copy the result into the user's ``out``."""
+    if dst is not out_flat:
+        out_flat[...] = dst
+
+
+def distinct_outputs(a, b, names):
+    """ValueError where two outputs share memory (one result would overwrite the other)."""
+    if np.may_share_memory(a, b):
+        raise ValueError(f"{names[0]} and {names[1]} share memory, so one result would overwrite the other; pass two separate arrays.")
 
 
 def check_range(x, lo, hi, name, what):
@@ -161,13 +196,42 @@ def nonnegative(arr, name):
     _refuse(~(arr >= 0), arr, name, ">= 0 and not NaN", "not")
 
 
-def integer(value, name, *, minimum):
-    """An int >= minimum (bools and floats are refused, 100.0 included)."""
+def integer(value, name, *, minimum, maximum=None):
+    """An int in [minimum, maximum] (bools and floats are refused, 100.0 included)."""
+    span = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
+        raise ValueError(f"{name} must be an integer {span}; got {type(value).__name__} {value!r}.")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {span}; got {value}.")
     return int(value)
+
+
+# 10**12 steps run for hours even on the smallest problem; beyond it a step counter
+# would soon leave the exact integers of float64 (the optimizers' ``t``) and int64.
+MAX_STEPS = 10**12
+
+
+def steps(value):
+    """The number of steps: an int in [0, MAX_STEPS]."""
+    return integer(value, "steps", minimum=0, maximum=MAX_STEPS)
+
+
+def boolean(value, name):
+    """A Python or NumPy bool (strings such as "no" and numbers are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
+def in_dtype(arr, dtype, name):
+    """``arr`` cast to ``dtype``; ValueError where a finite entry overflows it or a nonzero one becomes 0."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.asarray(arr).astype(dtype)
+    src = np.asarray(arr, dtype=np.float64)
+    info = np.finfo(dtype)
+    _refuse(np.isfinite(src) & ~np.isfinite(out), src, name, f"at most {float(info.max):.3g} in magnitude ({dtype}; float64 data has a wider range)", "larger")
+    _refuse((src != 0) & (out == 0), src, name, f"0 or at least {float(info.smallest_subnormal):.3g} in magnitude ({dtype}; float64 data has a wider range)", "smaller")
+    return out
 
 
 def max_safe_abs(dtype):
@@ -193,6 +257,23 @@ def available_memory():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def formula_fields(obj, names, specs):
+    """Check a Loss/Activation built directly (``Loss("huber", -1.0)``) as ``get_loss`` would.
+
+    Returns the parameter as a float (0.0 for formulas without one).
+    """
+    kind = obj.kind
+    if not isinstance(obj.name, str):
+        raise TypeError(f"{kind} name must be a str; got {type(obj.name).__name__} {obj.name!r}.")
+    choice(obj.name, names, kind)
+    spec = specs.get(obj.name)
+    if spec is None:
+        if isinstance(obj.param, numbers.Real) and not isinstance(obj.param, (bool, np.bool_)) and obj.param == 0:
+            return 0.0
+        raise ValueError(f"{kind} {obj.name!r} takes no parameter; got param={obj.param!r}. Leave it out.")
+    return real_param(obj.param, spec[0], minimum=0.0, strict=spec[2])
+
+
 def formula_param(kind, name, params, spec):
     """The one parameter of a named loss or activation, validated.
 
@@ -212,10 +293,10 @@ def formula_param(kind, name, params, spec):
 # ---------------------------------------------------------------- shared by fit and descend
 def learning_rates(lr, dtype, name="lr"):
     """A 1-D array of finite learning rates >= 0 in ``dtype``."""
-    arr = vector(lr, name).astype(dtype)
+    arr = vector(lr, name)
     nonnegative(arr, name)
     check_finite(arr, name)
-    return arr
+    return in_dtype(arr, dtype, name)
 
 
 def tolerance(tol):
@@ -243,6 +324,15 @@ def weight_bound(max_abs_w, dtype):
             f"which the loss overflows; pass a smaller max_abs_w (or float64 data)."
         )
     return bound
+
+
+def memory_fits(need, what, fix):
+    """ValueError, before anything is allocated, when ``need`` bytes exceed the available memory."""
+    have = available_memory()
+    if need > have:
+        raise ValueError(
+            f"{what} needs {need / 2**30:.3g} GiB, more than the {have / 2**30:.3g} GiB of memory available; {fix}."
+        )
 
 
 def history_fits(need, limit, what):

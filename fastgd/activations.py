@@ -37,10 +37,16 @@ class Activation:
     param: float = 0.0
     kind: ClassVar[str] = "activation"
 
+    def __post_init__(self):
+        object.__setattr__(self, "param", v.formula_fields(self, ACTIVATION_NAMES, _PARAMS))
+
     def _map(self, part, z, out):
         x = v.float_array(z, "z")
         res = v.out_array(out, x.shape, x.dtype)
-        _kernels.act_map(self, part, v.flat(x, x.shape, x.dtype), res.reshape(-1))
+        flat, src = res.reshape(-1), v.flat(x, x.shape, x.dtype)
+        dst = v.unaliased(flat, src)
+        _kernels.act_map(self, part, src, dst)
+        v.copy_back(dst, flat)
         return res if res.ndim else res[()]
 
     def value(self, z, *, out=None):

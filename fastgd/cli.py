@@ -10,6 +10,7 @@ import argparse
 import csv
 import math
 import os
+import stat
 import statistics
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, _progress, _results, datasets
+from . import _validation as v
 from .activations import ACTIVATION_NAMES, get_activation
 from .descent import METHODS as DESCENT_METHODS
 from .descent import descend
@@ -65,6 +67,7 @@ def parse_numbers(text, name, *, integer=False):
             raise UsageError(f"{name} {text!r}: the count {parts[2]!r} must be a whole number; {fix}.") from None
         if count < 1:
             raise UsageError(f"{name} {text!r}: the count must be at least 1.")
+        v.memory_fits(8 * count, f"{name} {text!r} ({count} values)", "ask for fewer values")
         if len(parts) == 4 and parts[3] == "log":
             if start <= 0 or stop <= 0:
                 raise UsageError(
@@ -137,6 +140,8 @@ def _check_output(path, formats, what):
             raise UsageError(
                 f"{what} {str(path)!r}: Parquet needs pyarrow (pip install pyarrow); or write .csv or .npz."
             ) from None
+    if path.is_dir():
+        raise UsageError(f"{what} {str(path)!r} is a folder; name a file in it, e.g. {str(path / ('results' + suffix))!r}.")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{what} {str(path)!r}: the folder {str(parent)!r} does not exist; create it first.")
@@ -146,16 +151,30 @@ def _check_output(path, formats, what):
 
 
 def _atomic_write(path, write):
-    """``write(tmp_path)``, then rename onto ``path``: never a partial file at ``path``."""
+    """``write(tmp_path)``, then rename onto ``path``: never a partial file at ``path``.
+
+    The file gets the mode a plain ``open(path, "w")`` would give it: an existing
+    file's mode, else 0o666 less the umask (not the temporary file's 0o600).
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _new_file_mode(path):
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_table(path, columns):
@@ -287,6 +306,8 @@ def cmd_fit(args):
         f"fastgd fit: {what} ({res.loss_fn.name} loss) on {data.source}: {n} rows x {D} features"
         f"{' (standardized)' if args.standardize else ''}, target {data.target_name!r}"
     )
+    if data.left_out:
+        print(f"left out (not numeric): {', '.join(data.left_out)}")
     if res.classes is not None:
         print(f"classes: {str(res.classes[0])!r} -> 0, {str(res.classes[1])!r} -> 1")
     grid = f"{res.lr_grid.size} learning rates"
@@ -523,6 +544,8 @@ def cmd_bench(args):
     size = int(_one_number(args.size, "--size"))
     if size < 100:
         raise UsageError(f"--size must be at least 100; got {size}.")
+    # inputs, outputs and the NumPy baselines' temporaries: about ten float64 arrays of --size
+    v.memory_fits(80 * size, f"--size {args.size}", "pass a smaller --size")
     repeat = args.repeat
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1; got {repeat}.")

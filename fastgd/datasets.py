@@ -34,6 +34,8 @@ class Dataset:
     target_name : str
     source : str
         Where the table came from (a path, or the embedded dataset's name).
+    left_out : tuple of str
+        Columns left out of the default features because no entry is a number (labels).
     """
 
     X: np.ndarray
@@ -41,6 +43,7 @@ class Dataset:
     feature_names: list
     target_name: str
     source: str
+    left_out: tuple = ()
 
     def standardized(self):
         """A copy with every feature centred and scaled to unit variance (constant features only centred).
@@ -48,10 +51,14 @@ class Dataset:
         Gradient descent with one learning rate for all coefficients needs features on
         comparable scales; the coefficients are then per standard deviation of each feature.
         """
-        mean = self.X.mean(axis=0)
-        scale = self.X.std(axis=0)
+        # divide by each column's largest magnitude first: squares of 1e200 would overflow
+        peak = np.abs(self.X).max(axis=0)
+        peak[peak == 0] = 1.0
+        unit = self.X / peak
+        mean = unit.mean(axis=0)
+        scale = unit.std(axis=0)
         scale[scale == 0] = 1.0
-        return replace(self, X=(self.X - mean) / scale)
+        return replace(self, X=(unit - mean) / scale)
 
 
 def breast_cancer(target=_DEFAULT_TARGET, *, features=None):
@@ -64,7 +71,8 @@ def breast_cancer(target=_DEFAULT_TARGET, *, features=None):
     target : str
         The target column: ``"diagnosis"`` (the labels), or a feature for a regression.
     features : list of str, optional
-        Default: every column but the target.
+        Default: every column but the target that holds numbers (``diagnosis`` is left
+        out when another column is the target: ``Dataset.left_out``).
 
     Examples
     --------
@@ -90,7 +98,9 @@ def read_csv(path, target=None, *, features=None):
     target : str, optional
         The target column; default the last column.
     features : list of str, optional
-        The feature columns; default every column but the target.
+        The feature columns, each listed once; default every column but the target,
+        less those in which no entry is a number (labels; listed in ``Dataset.left_out``).
+        A column with numbers and some text is an error, not left out.
 
     Raises
     ------
@@ -133,13 +143,22 @@ def _parse(lines, target, features, source):
         raise ValueError(f"{source} has two columns named {dup!r}; rename one.")
     target = header[-1] if target is None else target
     _check_columns([target], header, source, "target")
-    features = [name for name in header if name != target] if features is None else list(features)
-    _check_columns(features, header, source, "feature")
+    columns = list(zip(*body, strict=True))
+    left_out = ()
+    if features is None:  # every other column that holds numbers: label columns are left out
+        features = [name for name in header if name != target]
+        left_out = tuple(name for name in features if not any(map(_is_number, columns[header.index(name)])))
+        features = [name for name in features if name not in left_out]
+    else:
+        features = list(features)
+        _check_columns(features, header, source, "feature")
+        if len(set(features)) != len(features):
+            dup = next(name for name in features if features.count(name) > 1)
+            raise ValueError(f"feature {dup!r} is listed twice; list each feature once.")
     if target in features:
         raise ValueError(f"column {target!r} is the target; leave it out of the features.")
     if not features:
-        raise ValueError(f"{source} has no feature columns besides the target {target!r}.")
-    columns = list(zip(*body, strict=True))
+        raise ValueError(f"{source} has no numeric feature columns besides the target {target!r}.")
     X = np.column_stack([_numeric(columns[header.index(name)], name, source) for name in features])
     raw = columns[header.index(target)]
     try:
@@ -149,7 +168,15 @@ def _parse(lines, target, features, source):
         _check_present(y == "", target, source)
     else:
         _check_present(~np.isfinite(y), target, source)
-    return Dataset(X=X, y=y, feature_names=features, target_name=target, source=source)
+    return Dataset(X=X, y=y, feature_names=features, target_name=target, source=source, left_out=left_out)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_columns(names, header, source, kind):

@@ -6,6 +6,7 @@ The one-weight model of the seed article: ``u = w*x``, ``a = act(u)``,
 every (w0, lr) pair of the grid in one parallel, vectorized kernel.
 """
 
+import time
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -223,7 +224,7 @@ def descend(
     loss = get_loss(loss)
     act = get_activation(activation)
     v.choice(method, METHODS, "method")
-    steps = v.integer(steps, "steps", minimum=0)
+    steps = v.steps(steps)
     record_every = v.integer(record_every, "record_every", minimum=0)
     w0_arr, lr_arr, dtype = v.float_arrays(w0, lr, ("w0", "lr"))
     w0_arr, lr_arr = v.vector(w0_arr, "w0"), v.vector(lr_arr, "lr")
@@ -249,6 +250,8 @@ def descend(
 
     M, K = w0_arr.size, lr_arr.size
     shape = (M, K)
+    # w, its loss and gradient (on demand), n_steps and status for every run
+    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} lr = {M * K} runs", "shrink the grid")
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(
@@ -270,6 +273,19 @@ def descend(
     rows_done = np.zeros(max(nblocks, 1), np.int64)  # the progress bar's counters, one per block
 
     def run():
+        # rows in compiled calls of about _progress.SLICE_SECONDS each, so Ctrl-C answers between them
+        row, n = 0, max(nblocks, 1)
+        while row < M:
+            t0 = time.perf_counter()
+            call(row, min(M, row + n))
+            row = min(M, row + n)
+            took = time.perf_counter() - t0
+            if took < _progress.SLICE_SECONDS / 2:
+                n *= 2
+            elif took > 2 * _progress.SLICE_SECONDS and n > nblocks:
+                n = max(nblocks, n // 2)
+
+    def call(row0, row1):
         kd.descend_rows(
             loss,
             act_arg,
@@ -284,6 +300,8 @@ def descend(
             c(momentum),
             c(min_curv),
             nblocks,
+            row0,
+            row1,
             record_every,
             w,
             n_steps,

@@ -6,6 +6,7 @@ step from the inverse Hessian -- for a real dataset and a grid of learning rates
 (and L2 strengths), all fitted in the same pass over the data.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +81,12 @@ class FitResult:
 
     def decision_function(self, X, model=None):
         """``act(X @ w + b)`` for one model (default: the best)."""
-        m = self.best if model is None else model
-        if m is None:
-            raise ValueError("every model diverged; pass model= explicitly to use one anyway.")
+        if model is None:
+            m = self.best
+            if m is None:
+                raise ValueError("every model diverged; pass model= explicitly to use one anyway.")
+        else:
+            m = v.integer(model, "model", minimum=0, maximum=self.coef.shape[0] - 1)
         X, _ = _as_matrix(X, self.coef.dtype)
         if X.shape[1] != self.coef.shape[1]:
             raise ValueError(f"X has {X.shape[1]} features; the models were fitted on {self.coef.shape[1]}.")
@@ -149,6 +153,40 @@ def _check_finite_matrix(X, name):
         )
 
 
+def _label_kind(x):
+    if x is None or (isinstance(x, numbers.Real) and x != x):
+        return "missing"
+    if isinstance(x, (numbers.Number, np.bool_)):
+        return "number"
+    return "string" if isinstance(x, (str, bytes)) else type(x).__name__
+
+
+def _labels(y, arr):
+    """Class labels of one kind: refuse missing ones (NaN, None) and numbers mixed with strings, naming y."""
+    if arr.dtype.kind == "f":
+        missing = np.isnan(arr)
+    elif arr.dtype == object or (arr.dtype.kind in "US" and not isinstance(y, np.ndarray)):
+        # a list such as [1, "a"] arrives as strings: look at the labels as given
+        given = np.asarray(list(y) if arr.dtype != object else arr, dtype=object)
+        kinds = np.array([_label_kind(x) for x in given], dtype=object)
+        missing = kinds == "missing"
+        found = sorted(set(kinds[~missing].tolist()))
+        if len(found) > 1:
+            examples = ", ".join(repr(given[np.argmax(kinds == k)]) for k in found)
+            raise ValueError(
+                f"y mixes labels of different kinds ({', '.join(found)}: e.g. {examples}); "
+                f"labels must be all numbers or all strings. Recode them, e.g. y.astype(str)."
+            )
+    else:
+        return arr
+    if missing.any():
+        raise ValueError(
+            f"y has {int(missing.sum())} missing labels (NaN or None), the first at index "
+            f"{int(np.argmax(missing))}; a missing label is not a class. Drop those rows or fill them."
+        )
+    return arr
+
+
 def _as_target(y, loss, dtype, n):
     arr = np.asarray(y)
     if arr.ndim != 1:
@@ -159,6 +197,7 @@ def _as_target(y, loss, dtype, n):
         out = v.float_array(arr, "y").astype(dtype)
         _check_finite_matrix(out.reshape(-1, 1), "y")
         return out, None
+    arr = _labels(y, arr)
     classes = np.unique(arr)
     if classes.size != 2:
         raise ValueError(
@@ -267,7 +306,7 @@ def fit(
     loss = get_loss(loss)
     act = get_activation("identity" if activation is None else activation)
     opt = get_optimizer(method)
-    steps = v.integer(steps, "steps", minimum=0)
+    steps = v.steps(steps)
     record_every = v.integer(record_every, "record_every", minimum=0)
     X, names = _as_matrix(X)
     n, D = X.shape
@@ -277,9 +316,11 @@ def fit(
     dtype = X.dtype
     y, classes = _as_target(y, loss, dtype, n)
     lr_grid = v.learning_rates(lr, dtype)
-    l2_grid = v.vector(l2, "l2").astype(dtype)
+    l2_grid = v.vector(l2, "l2")
     v.nonnegative(l2_grid, "l2")
     v.check_finite(l2_grid, "l2")
+    l2_grid = v.in_dtype(l2_grid, dtype, "l2")
+    fit_intercept = v.boolean(fit_intercept, "fit_intercept")
     tol = v.tolerance(tol)
     momentum = v.momentum_coefficient(momentum)
     if batch_size is not None:
@@ -291,6 +332,8 @@ def fit(
 
     K, R = lr_grid.size, l2_grid.size
     P = K * R
+    # coefficients, optimizer state (2 rows a model), gradient and scratch: about 6 (D+1)-rows a model
+    v.memory_fits(P * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {D + 1} coefficients", "shrink the grid")
     lr_m, l2_m = np.repeat(lr_grid, R), np.tile(l2_grid, K)
     if record_every:
         n_rec = steps // record_every + 1

@@ -44,6 +44,9 @@ class Loss:
     param: float = 0.0
     kind: ClassVar[str] = "loss"
 
+    def __post_init__(self):
+        object.__setattr__(self, "param", v.formula_fields(self, LOSS_NAMES, _PARAMS))
+
     @property
     def spec(self):
         """What the loss expects (ranges, default target, classifier or not, link): a ``_math.LossSpec``."""
@@ -71,7 +74,10 @@ class Loss:
     def _map(self, part, pred, target, out):
         p, t, shape, dtype = self._prepare(pred, target)
         res = v.out_array(out, shape, dtype)
-        _kernels.loss_map(self, part, p, t, res.reshape(-1))
+        flat = res.reshape(-1)
+        dst = v.unaliased(flat, p, t)
+        _kernels.loss_map(self, part, p, t, dst)
+        v.copy_back(dst, flat)
         return res if res.ndim else res[()]
 
     def value(self, pred, target=None, *, out=None):
@@ -167,7 +173,12 @@ class Loss:
         out_v, out_g = (None, None) if out is None else out
         res_v = v.out_array(out_v, shape, dtype, "out[0]")
         res_g = v.out_array(out_g, shape, dtype, "out[1]")
-        _kernels.loss_value_and_grad(self, p, t, res_v.reshape(-1), res_g.reshape(-1))
+        v.distinct_outputs(res_v, res_g, ("out[0]", "out[1]"))
+        flat_v, flat_g = res_v.reshape(-1), res_g.reshape(-1)
+        dst_v, dst_g = v.unaliased(flat_v, p, t), v.unaliased(flat_g, p, t)
+        _kernels.loss_value_and_grad(self, p, t, dst_v, dst_g)
+        v.copy_back(dst_v, flat_v)
+        v.copy_back(dst_g, flat_g)
         if res_v.ndim:
             return res_v, res_g
         return res_v[()], res_g[()]

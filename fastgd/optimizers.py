@@ -35,6 +35,11 @@ class Optimizer:
     name: str
     kind: ClassVar[str] = "optimizer"
 
+    def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"method must be a str; got {type(self.name).__name__} {self.name!r}.")
+        v.choice(self.name, METHODS, "method")
+
     @property
     def param(self):
         """Unused (hyperparameters are per model); kept for the numba type shared with losses."""

@@ -313,6 +313,10 @@ def cost_curves(result, *, log=True):
     return fig
 
 
+# 0.25 ** depth leaves float64 (underflows to 0) near 537 layers: deeper plots show nothing more
+MAX_DEPTH = 1000
+
+
 def vanishing_gradient(depth=20, activations=("sigmoid", "relu"), *, z0=0.5, weight=1.0):
     """The product of activation derivatives through a chain of layers, against depth.
 
@@ -324,7 +328,7 @@ def vanishing_gradient(depth=20, activations=("sigmoid", "relu"), *, z0=0.5, wei
     Parameters
     ----------
     depth : int
-        Number of layers.
+        Number of layers, 1 to MAX_DEPTH (1000).
     activations : sequence of str or Activation
     z0, weight : float
         The input and the weight of every layer.
@@ -342,7 +346,7 @@ def vanishing_gradient(depth=20, activations=("sigmoid", "relu"), *, z0=0.5, wei
     >>> len(fig.axes[0].lines)
     3
     """
-    depth = v.integer(depth, "depth", minimum=1)
+    depth = v.integer(depth, "depth", minimum=1, maximum=MAX_DEPTH)
     acts = [get_activation(name) for name in _names(activations, "activations")]
     z0 = v.real_param(z0, "z0", minimum=-np.inf, strict=True)
     weight = v.real_param(weight, "weight", minimum=-np.inf, strict=True)

@@ -24,7 +24,10 @@ from . import _validation as v
 def _map(which, x, out):
     arr = v.float_array(x, "x")
     res = v.out_array(out, arr.shape, arr.dtype)
-    _kernels.special_map(which, v.flat(arr, arr.shape, arr.dtype), res.reshape(-1))
+    flat, src = res.reshape(-1), v.flat(arr, arr.shape, arr.dtype)
+    dst = v.unaliased(flat, src)
+    _kernels.special_map(which, src, dst)
+    v.copy_back(dst, flat)
     return res if res.ndim else res[()]
 
 
