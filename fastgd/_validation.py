@@ -131,7 +131,10 @@ def copy_back(dst, out_flat):
 def distinct_outputs(a, b, names):
     """ValueError where two outputs share memory (one result would overwrite the other)."""
     if np.may_share_memory(a, b):
-        raise ValueError(f"{names[0]} and {names[1]} share memory, so one result would overwrite the other; pass two separate arrays.")
+        raise ValueError(
+            f"{names[0]} and {names[1]} share memory, so one result would overwrite the other; "
+            f"pass two separate arrays."
+        )
 
 
 def check_range(x, lo, hi, name, what):
@@ -229,8 +232,20 @@ def in_dtype(arr, dtype, name):
         out = np.asarray(arr).astype(dtype)
     src = np.asarray(arr, dtype=np.float64)
     info = np.finfo(dtype)
-    _refuse(np.isfinite(src) & ~np.isfinite(out), src, name, f"at most {float(info.max):.3g} in magnitude ({dtype}; float64 data has a wider range)", "larger")
-    _refuse((src != 0) & (out == 0), src, name, f"0 or at least {float(info.smallest_subnormal):.3g} in magnitude ({dtype}; float64 data has a wider range)", "smaller")
+    _refuse(
+        np.isfinite(src) & ~np.isfinite(out),
+        src,
+        name,
+        f"at most {float(info.max):.3g} in magnitude ({dtype}; float64 data has a wider range)",
+        "larger",
+    )
+    _refuse(
+        (src != 0) & (out == 0),
+        src,
+        name,
+        f"0 or at least {float(info.smallest_subnormal):.3g} in magnitude ({dtype}; float64 data has a wider range)",
+        "smaller",
+    )
     return out
 
 

@@ -141,7 +141,9 @@ def _check_output(path, formats, what):
                 f"{what} {str(path)!r}: Parquet needs pyarrow (pip install pyarrow); or write .csv or .npz."
             ) from None
     if path.is_dir():
-        raise UsageError(f"{what} {str(path)!r} is a folder; name a file in it, e.g. {str(path / ('results' + suffix))!r}.")
+        raise UsageError(
+            f"{what} {str(path)!r} is a folder; name a file in it, e.g. {str(path / ('results' + suffix))!r}."
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"{what} {str(path)!r}: the folder {str(parent)!r} does not exist; create it first.")

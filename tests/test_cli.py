@@ -1,6 +1,10 @@
 import csv
+import os
+import signal
+import stat
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -214,7 +218,13 @@ def test_formulas_and_no_command(capsys):
         (["fit", "--out", "r.txt"], "unknown file type '.txt'"),
         (["fit", "--out", "no/such/dir/r.csv"], "does not exist"),
         (["fit", "--plot", "c.xyz"], "unknown file type"),
-        (["sweep", "--steps", "-1"], "steps must be an integer >= 0"),
+        (["sweep", "--steps", "-1"], "steps must be an integer in [0, 1000000000000]"),
+        (["fit", "--features", "mean_radius,mean_texture,mean_radius"], "feature 'mean_radius' is listed twice"),
+        (
+            ["plot", "vanishing_gradient", "-o", "v.png", "--depth", "9223372036854775808"],
+            "depth must be an integer in [1, 1000]",
+        ),
+        (["plot", "vanishing_gradient", "-o", "v.png", "--depth", "0"], "depth must be an integer in [1, 1000]"),
         (["sweep", "--w0", "nan"], "not finite"),
         (["plot", "loss_curves", "-o", "x.png", "--losses", "nope"], "unknown name 'nope'"),
         (["plot"], "required: NAME"),
@@ -274,3 +284,86 @@ def test_console_script_and_module_entry_points():
     assert done.stderr == ""  # not a terminal: no progress bar
     bad = subprocess.run([sys.executable, "-m", "fastgd", "fit", "--lr", "x"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+def test_any_numeric_column_is_a_regression_target(capsys):
+    code, out, err = run(capsys, "fit", "--target", "mean_radius", "--loss", "mse", "--steps", "20", "--top", "1")
+    assert code == 0, err
+    assert "left out (not numeric): diagnosis" in out and "569 rows x 29 features" in out
+
+
+def test_huge_feature_values_are_standardized_without_overflow(capsys, tmp_path):
+    data = fastgd.datasets.breast_cancer()
+    path = tmp_path / "huge.csv"
+    X = data.X.copy()
+    X[:, 0] *= 1e200
+    names = data.feature_names
+    with open(path, "w") as f:
+        f.write(",".join(names + ["diagnosis"]) + "\n")
+        for row, label in zip(X, data.y, strict=True):
+            f.write(",".join(repr(float(x)) for x in row) + f",{label}\n")
+    lines = []
+    for source in (str(path), None):
+        argv = ["fit", "--lr", "1", "--steps", "100"] + ([source] if source else [])
+        code, out, err = run(capsys, *argv)
+        assert code == 0 and err == ""  # no RuntimeWarning
+        lines.append([line for line in out.splitlines() if line.startswith("best learning rate")][0])
+    assert lines[0] == lines[1]  # the same fit as on the unscaled data
+
+
+@pytest.mark.parametrize(
+    "argv", [["sweep", "--w0", "0:1:100000000"], ["bench", "--size", "1e12"], ["fit", "--lr", "0:1:1000000000000"]]
+)
+def test_huge_grids_are_refused_up_front_with_the_size_needed(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "GiB, more than the" in err and "of memory available" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fit", "--out", "{d}"],
+        ["fit", "--plot", "{d}"],
+        ["sweep", "--out", "{d}"],
+        ["plot", "loss_curves", "-o", "{d}"],
+    ],
+)
+def test_an_output_naming_a_folder_is_refused_before_any_work(capsys, tmp_path, argv):
+    folder = tmp_path / ("taken" + (".png" if "-o" in argv or "--plot" in argv else ".csv"))
+    folder.mkdir()
+    code, out, err = run(capsys, *[a.format(d=folder) for a in argv])
+    assert code == 2 and out == "" and "is a folder; name a file in it" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name] and not list(folder.iterdir())
+
+
+def test_output_files_follow_the_umask(capsys, tmp_path):
+    old = os.umask(0o022)
+    try:
+        code, _, _ = run(capsys, "sweep", "--w0", "1", "--lr", "0.1", "--out", str(tmp_path / "r.csv"))
+        assert code == 0 and stat.S_IMODE(os.stat(tmp_path / "r.csv").st_mode) == 0o644
+        os.umask(0o077)
+        code, _, _ = run(capsys, "sweep", "--w0", "1", "--lr", "0.1", "--out", str(tmp_path / "s.npz"))
+        assert code == 0 and stat.S_IMODE(os.stat(tmp_path / "s.npz").st_mode) == 0o600
+        os.chmod(tmp_path / "r.csv", 0o640)  # an existing file keeps its mode
+        code, _, _ = run(capsys, "sweep", "--w0", "1", "--lr", "0.1", "--out", str(tmp_path / "r.csv"))
+        assert code == 0 and stat.S_IMODE(os.stat(tmp_path / "r.csv").st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
+def test_ctrl_c_during_a_sweep_exits_130_without_output(tmp_path):
+    fastgd.descend("mse", [1.0], [0.1], steps=1, tol=1e-6)  # the subprocess loads the compiled kernel
+    out = tmp_path / "r.csv"
+    argv = ["-m", "fastgd", "sweep", "--w0", "-5:5:4000", "--lr", "1e-4:0.5:50:log", "--steps", "2000000", "--out"]
+    proc = subprocess.Popen(
+        [sys.executable, *argv, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err == "fastgd: interrupted\n"
+    assert list(tmp_path.iterdir()) == []

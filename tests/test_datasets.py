@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -67,7 +69,10 @@ def test_read_csv_skips_blank_lines_and_bom(tmp_path):
         ("a,y\n1,2\n", "z", None, r"no target column 'z' .* columns are: a, y"),
         ("a,y\n1,2\n", None, ["b"], r"no feature column 'b'"),
         ("a,y\n1,2\n", "y", ["a", "y"], r"'y' is the target"),
-        ("a,y\nx1,2\n", None, None, r"column 'a' .* not numeric: line 2 holds 'x1'"),
+        ("a,y\n1,2\nx1,2\n", None, None, r"column 'a' .* not numeric: line 3 holds 'x1'"),
+        ("a,y\nx1,2\n", None, ["a"], r"column 'a' .* not numeric: line 2 holds 'x1'"),
+        ("a,b,y\n1,2,3\n", None, ["a", "b", "a"], r"feature 'a' is listed twice"),
+        ("a,y\nx1,2\n", None, None, r"no numeric feature columns besides the target 'y'"),
         ("a,y\n1,2\n,3\n", None, None, r"column 'a' .* 1 missing, NaN or infinite values, the first on line 3"),
         ("a,y\n1,2\nnan,3\ninf,4\n", None, None, r"2 missing, NaN or infinite values, the first on line 3"),
         ("a,y\n1,2\n2,nan\n", None, None, r"column 'y' .* the first on line 3"),
@@ -76,7 +81,7 @@ def test_read_csv_skips_blank_lines_and_bom(tmp_path):
         ("a,a\n1,2\n", None, None, r"two columns named 'a'"),
         ("a,y\n", None, None, r"header but no data rows"),
         ("", None, None, r"is empty"),
-        ("y\n1\n", None, None, r"no feature columns"),
+        ("y\n1\n", None, None, r"no numeric feature columns"),
     ],
 )
 def test_read_csv_errors(tmp_path, text, target, features, match):
@@ -87,3 +92,23 @@ def test_read_csv_errors(tmp_path, text, target, features, match):
 def test_read_csv_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such data file"):
         datasets.read_csv(tmp_path / "nope.csv")
+
+
+def test_default_features_leave_out_label_columns(tmp_path):
+    # any numeric column can be the target: the label column is then left out, and said so
+    data = datasets.breast_cancer(target="mean_radius")
+    assert "diagnosis" not in data.feature_names and data.left_out == ("diagnosis",)
+    assert data.X.shape == (569, 29) and data.y.dtype == np.float64
+    data = datasets.read_csv(_csv(tmp_path, "a,kind,y\n1,x,2\n3,y,4\n"))
+    assert data.feature_names == ["a"] and data.left_out == ("kind",)
+    assert datasets.breast_cancer().left_out == ()
+
+
+def test_standardized_survives_huge_and_tiny_columns():
+    base = datasets.breast_cancer()
+    for factor in (1e200, 1e-200, 1.0):
+        scaled = dataclasses.replace(base, X=base.X * factor)
+        got = scaled.standardized().X  # no overflow warning (warnings are errors here)
+        np.testing.assert_allclose(got, base.standardized().X, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(base.standardized().X.mean(axis=0), 0, atol=1e-13)
+    np.testing.assert_allclose(base.standardized().X.std(axis=0), 1, rtol=1e-13)

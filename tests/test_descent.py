@@ -1,3 +1,8 @@
+import signal
+import subprocess
+import sys
+import time
+
 import numba
 import numpy as np
 import pytest
@@ -229,8 +234,11 @@ def test_history_memory_limit():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(steps=-1), "steps must be an integer >= 0"),
-        (dict(steps=10.0), "steps must be an integer >= 0; got float"),
+        (dict(steps=-1), r"steps must be an integer in \[0, 1000000000000\]"),
+        (dict(steps=10.0), r"steps must be an integer in \[0, 1000000000000\]; got float"),
+        (dict(steps=2**63), r"steps must be an integer in \[0, 1000000000000\]; got 9223372036854775808"),
+        (dict(steps=10, w0=np.float32([1.0]), lr=1e40), r"lr must be at most 3.4e\+38 in magnitude \(float32"),
+        (dict(steps=10, w0=np.float32([1.0]), lr=1e-50), r"lr must be 0 or at least 1.4e-45"),
         (dict(steps=10, lr=[0.1, -0.1]), r"lr must be >= 0 and not NaN; 1 of 2 .* index 1"),
         (dict(steps=10, lr=[np.nan]), "lr must be >= 0 and not NaN"),
         (dict(steps=10, lr=[np.inf]), "lr must be finite"),
@@ -276,3 +284,34 @@ def test_agrees_with_the_numpy_baseline_the_benchmarks_use(act):
     w0, lr = np.linspace(-3, 3, 11), np.geomspace(1e-3, 0.4, 7)
     res = descend("mse", w0, lr, steps=50, activation=act, x=1.2, target=0.2)
     np.testing.assert_allclose(res.w, ref.np_sweep(act, w0, lr, 50, x=1.2, target=0.2), rtol=1e-12)
+
+
+def test_a_grid_beyond_the_memory_is_refused_before_any_allocation(monkeypatch):
+    monkeypatch.setattr(fastgd._validation, "available_memory", lambda: 2**30)
+    with pytest.raises(ValueError, match=r"a grid of 100000 w0 x 1000 lr = 100000000 runs needs 3.07 GiB, more than"):
+        descend("mse", np.zeros(100_000), np.full(1000, 0.1), steps=1)
+
+
+def test_a_long_sweep_answers_ctrl_c_within_a_second(tmp_path):
+    # the sweep runs in compiled calls of about 0.1 s; SIGINT lands between two of them
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        "import numpy as np, fastgd\n"
+        "w0, lr = np.linspace(-5, 5, 4000), np.geomspace(1e-4, 0.5, 50)\n"
+        "fastgd.descend('mse', w0[:8], lr, steps=10)\n"  # compiled or loaded before the signal
+        "print('ready', flush=True)\n"
+        "fastgd.descend('mse', w0, lr, steps=2_000_000)\n"  # minutes of work
+        "print('finished', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(1.0)
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - sent
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err and "finished" not in out
+    assert waited < 5.0, f"the sweep took {waited:.1f} s to stop"

@@ -1,3 +1,5 @@
+import warnings
+
 import numba
 import numpy as np
 import pandas as pd
@@ -208,7 +210,18 @@ def test_float32_pandas_labels_and_result_helpers():
         (dict(batch_size=6), r"batch_size must be between 1 and the number of rows \(5\)"),
         (dict(method="lbfgs"), "unknown method 'lbfgs'"),
         (dict(loss="l1"), "unknown loss 'l1'"),
-        (dict(steps=-1), "steps must be an integer >= 0"),
+        (dict(steps=-1), r"steps must be an integer in \[0, 1000000000000\]"),
+        (dict(steps=2**63), r"steps must be an integer in \[0, 1000000000000\]; got 9223372036854775808"),
+        (dict(steps=2**63, record_every=0), r"steps must be an integer in \[0, 1000000000000\]"),
+        (dict(y=np.array([0, 1, np.nan, 0, 1])), r"y has 1 missing labels \(NaN or None\), the first at index 2"),
+        (dict(y=np.array([0, 1, None, 0, 1], dtype=object)), "y has 1 missing labels"),
+        (dict(y=[0, 1, None, 0, 1]), "y has 1 missing labels"),
+        (dict(y=[1, "a", 1, "a", 1]), r"y mixes labels of different kinds \(number, string"),
+        (dict(y=np.array([1, "a", 1, "a", 1], dtype=object)), "y mixes labels of different kinds"),
+        (dict(X=np.arange(10.0, dtype=np.float32).reshape(5, 2), lr=[1e-50]), r"lr must be 0 or at least 1.4e-45"),
+        (dict(X=np.arange(10.0, dtype=np.float32).reshape(5, 2), lr=[0.1, 1e40]), r"lr must be at most 3.4e\+38"),
+        (dict(X=np.arange(10.0, dtype=np.float32).reshape(5, 2), l2=[1e39]), r"l2 must be at most 3.4e\+38"),
+        (dict(max_abs_w=1e300), r"max_abs_w=1e\+300 is above"),
     ],
 )
 def test_bad_input(change, match):
@@ -356,7 +369,35 @@ def test_fit_refuses_a_bound_beyond_the_safe_range_and_bad_seeds():
     X, y = _data()
     with pytest.raises(ValueError, match="max_abs_w=1e\\+200 is above"):
         fastgd.fit(X, y, 0.1, max_abs_w=1e200)
+    with pytest.raises(TypeError, match="fit_intercept must be True or False; got str 'no'"):
+        fastgd.fit(X, y, 0.1, fit_intercept="no")
+    res = fastgd.fit(X, y, [0.1, 0.2], steps=2)
+    for model in (5, 2, -1, 1.0):
+        with pytest.raises(ValueError, match=r"model must be an integer in \[0, 1\]"):
+            res.predict(X, model=model)
+    np.testing.assert_array_equal(res.predict(X, model=1), res.predict(X, model=np.int64(1)))
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         fastgd.fit(X, y, 0.1, batch_size=10, seed=-1)
     with pytest.raises(ValueError, match=r"the history needs .* MiB \(1001 records x 2 models\)"):
         fastgd.fit(X, y, [0.1, 0.2], steps=1000, max_history_bytes=1000)
+
+
+def test_labels_keep_their_kind_and_only_refused_kinds_fail():
+    X, y = _data()
+    for labels in (np.where(y == 1, "b", "a"), np.where(y == 1, "b", "a").astype(object), list(np.where(y == 1, 7, 3))):
+        res = fastgd.fit(X, labels, 0.5, steps=50)
+        assert [str(c) for c in res.classes] in (["a", "b"], ["3", "7"])
+        assert set(res.predict(X).tolist()) <= set(res.classes.tolist())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
+def test_diverging_models_are_flagged_never_warned_about(method, dtype):
+    X, y = _data()
+    X = (X * 1e3).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fastgd.fit(X, y, [1e-9, 1e30], loss="mse", method=method, steps=50, tol=1e-12)
+        assert res.diverged[1] and not res.diverged[0]
+        assert np.isfinite(res.coef[1]).all() and res.best == 0
+        res.to_pandas()

@@ -227,6 +227,16 @@ def test_error_bad_parameters_and_names():
         fastgd.get_loss("mse", delta=1.0)
     with pytest.raises(TypeError, match="loss must be a name"):
         fastgd.get_loss(3)
+    # a Loss built directly is checked as get_loss checks it
+    with pytest.raises(ValueError, match="delta must be finite and > 0"):
+        losses.Loss("huber", -1.0)
+    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+        losses.Loss("nope")
+    with pytest.raises(ValueError, match="loss 'mse' takes no parameter"):
+        losses.Loss("mse", 3.0)
+    with pytest.raises(TypeError, match="loss name must be a str"):
+        losses.Loss(None)
+    assert losses.Loss("huber", 2).param == 2.0 and isinstance(losses.Loss("huber", 2).param, float)
     with pytest.raises(ValueError, match="unknown reduction 'max'"):
         losses.mse.cost([1.0], reduction="max")
     assert fastgd.get_loss(losses.mae) is losses.mae
@@ -272,3 +282,53 @@ def test_agrees_with_the_numpy_baselines_the_benchmarks_use():
     s, g = ref.np_sigmoid_vg(z)
     np.testing.assert_allclose(fastgd.activations.sigmoid.value(z), s, rtol=1e-14)
     np.testing.assert_allclose(fastgd.activations.sigmoid.grad(z), g, rtol=1e-10, atol=2e-16)  # 1 - s cancels there
+
+
+def test_cross_entropy_refuses_negative_targets():
+    with pytest.raises(ValueError, match=r"target must be non-negative in \[0.0, inf\]"):
+        losses.cross_entropy.value(0.5, -1.0)
+    assert losses.cross_entropy.value(0.5, 2.0) == pytest.approx(-2 * np.log(0.5), rel=1e-15)
+
+
+def test_logistic_at_infinite_logits_is_its_limit():
+    z, t = np.array([np.inf, -np.inf, np.inf, -np.inf, np.inf]), np.array([1.0, 0.0, 0.0, 1.0, 0.5])
+    np.testing.assert_array_equal(losses.logistic.value(z, t), [0.0, 0.0, np.inf, np.inf, np.inf])
+    np.testing.assert_array_equal(losses.logistic.grad(z, t), [0.0, 0.0, 1.0, -1.0, 0.5])
+    v, g = losses.logistic.value_and_grad(z, t)
+    np.testing.assert_array_equal(v, [0.0, 0.0, np.inf, np.inf, np.inf])
+    np.testing.assert_array_equal(g, [0.0, 0.0, 1.0, -1.0, 0.5])
+    assert np.isnan(losses.logistic.value(np.nan, 1.0))
+
+
+@pytest.mark.parametrize("part", ["value", "grad", "hess"])
+def test_out_overlapping_the_input_gives_the_right_result(part):
+    f = getattr(losses.huber, part)
+    a = np.linspace(-3, 3, 7)
+    want = f(a[:-1], 0.5)
+    b = a.copy()
+    got = f(b[:-1], 0.5, out=b[1:])  # the output starts one element after the input
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(b[1:], want)
+    b = a.copy()
+    f(b[1:], b[:-1], out=b[:-1])  # the output is the target, element for element
+    np.testing.assert_array_equal(b[:-1], f(a[1:], a[:-1]))
+    b = a.copy()
+    f(b, 0.5, out=b)  # in place
+    np.testing.assert_array_equal(b, f(a, 0.5))
+
+
+def test_value_and_grad_out_overlaps():
+    a = np.arange(6.0)
+    with pytest.raises(ValueError, match=r"out\[0\] and out\[1\] share memory"):
+        losses.mse.value_and_grad(a[:3], out=(a[3:], a[3:]))
+    b = a.copy()
+    val, grad = losses.mse.value_and_grad(b[:5], 1.0, out=(b[1:], np.empty(5)))
+    np.testing.assert_array_equal(val, (a[:5] - 1) ** 2)
+    np.testing.assert_array_equal(grad, 2 * (a[:5] - 1))
+    x = np.linspace(-2, 2, 5)
+    y = x.copy()
+    fastgd.activations.sigmoid.value(y[:-1], out=y[1:])
+    np.testing.assert_array_equal(y[1:], fastgd.activations.sigmoid.value(x[:-1]))
+    y = x.copy()
+    fastgd.special.exp(y[1:], out=y[:-1])
+    np.testing.assert_array_equal(y[:-1], fastgd.special.exp(x[1:]))
