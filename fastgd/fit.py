@@ -194,6 +194,12 @@ def _as_target(y, loss, dtype, n):
     if arr.size != n:
         raise ValueError(f"X has {n} rows and y has {arr.size}; they must match.")
     if not loss.is_classifier:
+        if arr.dtype == object:  # numbers in an object array (a pandas object column): as floats, or refused
+            arr = _labels(y, arr)
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"y must be numbers for loss {loss.name!r}; it holds {arr[:3].tolist()!r}...") from None
         out = v.float_array(arr, "y").astype(dtype)
         _check_finite_matrix(out.reshape(-1, 1), "y")
         return out, None
