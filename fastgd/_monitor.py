@@ -64,6 +64,6 @@ def fill_stopped(history, stopped_at, record_every, final_cost):
     """History entries recorded after a model stopped become its final cost (it stood still since)."""
     if history is None:
         return
-    steps_of_record = np.arange(history.shape[1]) * record_every
-    later = steps_of_record[None, :] > stopped_at[:, None]
-    history[later] = np.broadcast_to(final_cost[:, None], history.shape)[later]
+    # model by model: no temporary the size of the history
+    for m in np.flatnonzero(stopped_at < (history.shape[1] - 1) * record_every):
+        history[m, int(stopped_at[m]) // record_every + 1 :] = final_cost[m]

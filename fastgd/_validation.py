@@ -314,9 +314,9 @@ def learning_rates(lr, dtype, name="lr"):
     return in_dtype(arr, dtype, name)
 
 
-def tolerance(tol):
-    """None, or a finite float >= 0."""
-    return None if tol is None else real_param(tol, "tol", minimum=0.0, strict=False)
+def tolerance(tol, dtype):
+    """None, or a finite float >= 0, at most ``dtype``'s largest value (a larger tol means the same: any gradient)."""
+    return None if tol is None else min(real_param(tol, "tol", minimum=0.0, strict=False), float(np.finfo(dtype).max))
 
 
 def momentum_coefficient(momentum):

@@ -235,11 +235,13 @@ def descend(
     for name, value in (("x", x), ("target", target)):
         if abs(value) > float(np.finfo(dtype).max):
             raise ValueError(f"{name}={value!r} does not fit in {dtype}; pass float64 w0 and lr, or a smaller {name}.")
+        if value != 0 and abs(value) < float(np.finfo(dtype).smallest_subnormal):
+            raise ValueError(f"{name}={value!r} rounds to 0 in {dtype}; pass float64 w0 and lr, or 0.")
     rng = loss.spec.target_range
     if rng is not None and not rng[0] <= target <= rng[1]:
         raise ValueError(f"target must be in [{rng[0]:g}, {rng[1]:g}] for {loss.name}; got {target}.")
     momentum = v.momentum_coefficient(momentum)
-    tol = v.tolerance(tol)
+    tol = v.tolerance(tol, dtype)
     bound = v.weight_bound(max_abs_w, dtype)
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
     if w0_arr.size and np.abs(w0_arr).max() > bound:

@@ -327,7 +327,7 @@ def fit(
     v.check_finite(l2_grid, "l2")
     l2_grid = v.in_dtype(l2_grid, dtype, "l2")
     fit_intercept = v.boolean(fit_intercept, "fit_intercept")
-    tol = v.tolerance(tol)
+    tol = v.tolerance(tol, dtype)
     momentum = v.momentum_coefficient(momentum)
     if batch_size is not None:
         batch_size = v.integer(batch_size, "batch_size", minimum=1)

@@ -7,8 +7,11 @@ second derivative), ``value_and_grad`` (both in one fused pass) and ``cost``
 (the mean or sum of the losses: the cost function of the seed article).
 
 Inputs broadcast like NumPy ufuncs; scalars and lists are accepted; float32
-stays float32 and integers promote to float64; ``out=`` writes in place.  NaN
-inputs give NaN outputs.  Empty inputs give empty outputs.
+stays float32 and integers promote to float64; ``out=`` writes in place (an
+``out`` overlapping an input other than element for element is written through
+a copy, so the result is always that of separate arrays).  NaN inputs give NaN
+outputs; infinite ones give the limit (``logistic`` at ``z = inf`` with target 1
+is 0).  Empty inputs give empty outputs.
 
 Loss objects also work inside your own ``@numba.njit`` functions, on scalars:
 ``loss.value(p, t)``, ``loss.grad(p, t)``, ``loss.hess(p, t)``,

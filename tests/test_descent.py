@@ -239,6 +239,7 @@ def test_history_memory_limit():
         (dict(steps=2**63), r"steps must be an integer in \[0, 1000000000000\]; got 9223372036854775808"),
         (dict(steps=10, w0=np.float32([1.0]), lr=1e40), r"lr must be at most 3.4e\+38 in magnitude \(float32"),
         (dict(steps=10, w0=np.float32([1.0]), lr=1e-50), r"lr must be 0 or at least 1.4e-45"),
+        (dict(steps=10, w0=np.float32([1.0]), lr=np.float32([0.1]), x=1e-50), r"x=1e-50 rounds to 0 in float32"),
         (dict(steps=10, lr=[0.1, -0.1]), r"lr must be >= 0 and not NaN; 1 of 2 .* index 1"),
         (dict(steps=10, lr=[np.nan]), "lr must be >= 0 and not NaN"),
         (dict(steps=10, lr=[np.inf]), "lr must be finite"),
@@ -315,3 +316,8 @@ def test_a_long_sweep_answers_ctrl_c_within_a_second(tmp_path):
         proc.kill()
     assert "KeyboardInterrupt" in err and "finished" not in out
     assert waited < 5.0, f"the sweep took {waited:.1f} s to stop"
+
+
+def test_a_tolerance_beyond_float32_means_any_gradient():
+    res = descend("mse", np.float32([1.0, -2.0]), np.float32([0.1]), steps=5, tol=1e40)  # no overflow warning
+    assert res.converged.all() and (res.n_steps == 0).all()

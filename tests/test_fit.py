@@ -401,3 +401,13 @@ def test_diverging_models_are_flagged_never_warned_about(method, dtype):
         assert res.diverged[1] and not res.diverged[0]
         assert np.isfinite(res.coef[1]).all() and res.best == 0
         res.to_pandas()
+
+
+def test_a_tolerance_beyond_float32_means_any_gradient_and_histories_of_stopped_models():
+    X, y = _data()
+    res = fastgd.fit(X.astype(np.float32), y, [0.1, 0.2], steps=5, tol=1e40)  # no overflow warning
+    assert res.converged.all() and (res.n_steps == 0).all()
+    np.testing.assert_array_equal(res.cost_history, np.repeat(res.final_cost[:, None], 6, axis=1))
+    res = fastgd.fit(X, y, [0.01, 1e40], loss="mse", steps=10, record_every=3)  # the second diverges at once
+    assert res.diverged.tolist() == [False, True] and res.cost_history.shape == (2, 4)
+    assert (res.cost_history[1, 1:] == res.final_cost[1]).all() and res.cost_history[0, 3] != res.cost_history[0, 0]
