@@ -741,16 +741,19 @@ class Run:
         stream_rows(self.seed, n, self.batch, s, s + 1, out)
         return out[0]
 
-    def sums(self, rows, models, exact):
-        """Chunk-by-chunk sums over ``rows`` for ``models``, added in chunk order: (G, gb, cost sums)."""
+    def sums(self, rows, models, exact, grad=True):
+        """Chunk-by-chunk sums over ``rows`` for ``models``, added in chunk order: (G, gb, cost sums).
+
+        ``grad=False``: the costs alone (G has no columns), at about half the work.
+        """
         P, D = models.size, self.X.shape[1]
         C = src.n_chunks(rows.size)
         dt = self.X.dtype
-        G, gb, cs = np.empty((C, P, D), dt), np.empty((C, P), dt), np.empty((C, P), dt)
+        G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
         Wl = np.ascontiguousarray(self.W[models, :D])
         XT = self.XT if rows.size == self.X.shape[0] and not self.batch else self.XT[:0]
         src.partial_sums(self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, self.W[models, D].copy(), G, gb, cs)
-        Gt, gbt, ct = np.zeros((P, D), dt), np.zeros(P, dt), np.zeros(P, dt)
+        Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
         for c in range(C):  # in chunk order, as the compiled loops add them
             Gt += G[c]
             gbt += gb[c]
@@ -796,6 +799,6 @@ class Run:
         redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(self.status != mon.RUNNING)
         if redo.size:
             rows = np.arange(self.X.shape[0])
-            ct = self.sums(rows, redo, True)[2]
+            ct = self.sums(rows, redo, True, grad=False)[2]
             costs(self.W, self.l2, redo, ct, rows.size, out)
         return out

@@ -140,15 +140,17 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
     """Sums over rows[lo:hi] (whole blocks) for the first P models of W (., D) and b.
 
     G[m] (., D) gets sum dL/dz x, gb[m] sum dL/dz and cost[m] the sum of the losses
-    (``exact``) or of z^2 (else: see ``_losses_in_place``).  Xt (D, BLOCK), Zt (> P, BLOCK)
-    and yb (BLOCK) are scratch.  Each block of rows is gathered transposed (or, where
+    (``exact``) or of z^2 (else: see ``_losses_in_place``).  A G with no columns asks
+    for the costs alone (a final cost, a held-out score): the backward product is skipped.
+    Xt (D, BLOCK), Zt (> P, BLOCK) and yb (BLOCK) are scratch.  Each block of rows is gathered transposed (or, where
     ``rows`` is every row in order and XT holds X's blocks, read from XT), so every
     inner loop runs along the block's rows: Z^T = W @ X_b^T (_forward), then
     G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).
     """
     D = X.shape[1]
+    grad = G.shape[1] > 0
     for m in range(P):
-        for d in range(D):
+        for d in range(G.shape[1]):
             G[m, d] = 0
         gb[m] = 0
         cost[m] = 0
@@ -167,7 +169,8 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
         _forward(Xk, Zt, W, b, nb, P)
         for m in range(P):  # E = dL/dz in place, losses summed
             _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m)
-        _backward(Xk, Zt, G, nb, P)
+        if grad:
+            _backward(Xk, Zt, G, nb, P)
 
 
 @jit_helper
@@ -207,7 +210,7 @@ def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
 
 @jit_kernel(parallel=True)
 def partial_sums(loss, act, exact, X, XT, y, rows, W, b, G_acc, gb_acc, cost_acc):
-    """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D), gb_acc, cost_acc (C, P).
+    """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D or 0), gb_acc, cost_acc (C, P).
 
     One parallel pass, a chunk a task: what a driver outside the compiled loop calls
     (the final cost, a Dask worker); summing the C slices in order gives the bits of

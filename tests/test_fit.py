@@ -411,3 +411,13 @@ def test_a_tolerance_beyond_float32_means_any_gradient_and_histories_of_stopped_
     res = fastgd.fit(X, y, [0.01, 1e40], loss="mse", steps=10, record_every=3)  # the second diverges at once
     assert res.diverged.tolist() == [False, True] and res.cost_history.shape == (2, 4)
     assert (res.cost_history[1, 1:] == res.final_cost[1]).all() and res.cost_history[0, 3] != res.cost_history[0, 0]
+
+
+@pytest.mark.parametrize("batch", [None, 16])
+def test_final_cost_is_the_whole_data_cost_at_the_final_coefficients(batch):
+    X, y = _data()
+    res = fastgd.fit(X, y, [0.05, 0.5, 5.0], l2=[0.0, 0.1], steps=40, batch_size=batch, seed=2, tol=1e-3)
+    for m in range(res.coef.shape[0]):
+        z = X @ res.coef[m] + res.intercept[m]
+        want = fastgd.losses.logistic.cost(z, y) + 0.5 * res.l2[m] * res.coef[m] @ res.coef[m]
+        assert res.final_cost[m] == pytest.approx(want, rel=1e-12)
