@@ -171,7 +171,7 @@ def descend(
     lr : float or array_like, shape (K,)
         Learning rates (>= 0).  float32 ``w0`` and ``lr`` run in float32.
     steps : int
-        Maximum number of updates per run.
+        Maximum number of updates per run, at most 10**12.
     target, x : float
         The target of the loss and the input multiplying ``w`` (``u = w*x``).
     activation : str or Activation

@@ -255,7 +255,7 @@ def fit(
     activation : str, Activation or None
         Applied to ``X @ w + b``; None is the identity.
     steps : int
-        Maximum number of updates.
+        Maximum number of updates, at most 10**12.
     tol : float, optional
         A model has converged, and stops, when the Euclidean norm of its gradient
         (coefficients and intercept) is at most ``tol``.
