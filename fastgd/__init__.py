@@ -43,11 +43,15 @@ def warmup(dtypes=("float64", "float32")):
     >>> import fastgd
     >>> fastgd.warmup(dtypes=("float64",))
     """
+    import itertools
+
     import numpy as np
 
-    for dtype in dtypes:
-        x = np.linspace(-1.0, 1.0, 4, dtype=dtype)
-        p = np.linspace(0.1, 0.9, 4, dtype=dtype)
+    from ._jit import SERIAL_BELOW
+
+    for dtype, n in itertools.product(dtypes, (4, SERIAL_BELOW)):  # elementwise kernels: serial and parallel
+        x = np.linspace(-1.0, 1.0, n, dtype=dtype)
+        p = np.linspace(0.1, 0.9, n, dtype=dtype)
         for name in LOSS_NAMES:
             loss = get_loss(name)
             pred = p if loss.spec.pred_range is not None else x
@@ -60,10 +64,13 @@ def warmup(dtypes=("float64", "float32")):
         for name in ("exp", "log1p", "sigmoid", "softplus", "log_sigmoid"):
             getattr(special, name)(x)
         special.log(p)
+        side = 4 if n == 4 else 64  # 64 x 64 runs: the final losses in parallel
         for activation in ("identity", "sigmoid"):
             for tol in (None, 1e-8):
-                res = descend("mse", x, p, steps=1, activation=activation, tol=tol)
+                res = descend("mse", x[:side], p[:side], steps=1, activation=activation, tol=tol)
                 res.loss, res.grad  # noqa: B018 -- computed on access
+        if n > 4:
+            continue
         X = np.column_stack([x, x[::-1]])
         for loss in ("logistic", "mse"):
             for method in ("gd", "newton"):

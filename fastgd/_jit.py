@@ -27,6 +27,7 @@ install rewrites every file, so users are safe.
 """
 
 import functools
+import types
 
 import numba
 
@@ -56,31 +57,51 @@ def jit_helper(fn):
 def jit_kernel(fn=None, *, parallel=False):
     """Compile an array kernel called from Python (cached); ``parallel=True`` enables ``prange``."""
 
+    def compile(f, parallel):
+        return numba.njit(cache=True, error_model="numpy", fastmath=set(SAFE_FASTMATH), nogil=True, parallel=parallel)(
+            f
+        )
+
     def deco(f):
-        kernel = numba.njit(
-            cache=True,
-            error_model="numpy",
-            fastmath=set(SAFE_FASTMATH),
-            nogil=True,
-            parallel=parallel,
-        )(f)
-        return _ParallelKernel(kernel) if parallel else kernel
+        if not parallel:
+            return compile(f, False)
+        return _ParallelKernel(compile(f, True), compile(_renamed(f, "_serial"), False))
 
     return deco if fn is None else deco(fn)
 
 
-class _ParallelKernel:
-    """A parallel kernel called from Python through ``_threads.launch`` (one thread at a time under workqueue).
+# below this many elements an elementwise kernel runs on the calling thread: a parallel
+# launch costs about 10 microseconds (hundreds under workqueue), a serial pass of 2**12
+# elements of the cheapest loss (mse) about as much (both measured in one process)
+SERIAL_BELOW = 2**12
 
-    Attributes (``signatures``, ``py_func``, ...) are the numba dispatcher's.
+
+def _renamed(f, suffix):
+    """A copy of ``f`` under another name: numba's cache keys a kernel by name and line, not by its flags."""
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__, f.__closure__)
+    g.__qualname__ = f.__qualname__ + suffix
+    g.__doc__ = f.__doc__
+    return g
+
+
+class _ParallelKernel:
+    """A parallel kernel, called from Python through ``_threads.launch`` (one thread at a time under workqueue).
+
+    ``sized(n)`` gives the kernel for n elements of work: below ``SERIAL_BELOW`` the
+    same code compiled without threads (``prange`` runs as ``range``; the same bits,
+    since fastgd's reductions never depend on the thread count).  Other attributes
+    (``signatures``, ``py_func``, ...) are the parallel dispatcher's.
     """
 
-    def __init__(self, kernel):
-        self.kernel = kernel
+    def __init__(self, kernel, serial):
+        self.kernel, self.serial = kernel, serial
         functools.update_wrapper(self, kernel.py_func)
 
     def __call__(self, *args):
         return _threads.launch(self.kernel, *args)
+
+    def sized(self, n):
+        return self.serial if n < SERIAL_BELOW else self
 
     def __getattr__(self, name):
         return getattr(self.kernel, name)

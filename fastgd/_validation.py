@@ -142,7 +142,7 @@ def check_range(x, lo, hi, name, what):
     from ._kernels import count_outside  # a one-pass parallel scan; NumPy's costs as much as a loss
 
     flat_x = np.ascontiguousarray(x).reshape(-1)
-    count, first = count_outside(flat_x, x.dtype.type(lo), x.dtype.type(hi))
+    count, first = count_outside.sized(flat_x.size)(flat_x, x.dtype.type(lo), x.dtype.type(hi))
     if count:
         index = tuple(int(i) for i in np.unravel_index(first, x.shape)) if x.ndim else ()
         raise ValueError(

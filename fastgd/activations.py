@@ -45,7 +45,7 @@ class Activation:
         res = v.out_array(out, x.shape, x.dtype)
         flat, src = res.reshape(-1), v.flat(x, x.shape, x.dtype)
         dst = v.unaliased(flat, src)
-        _kernels.act_map(self, part, src, dst)
+        _kernels.act_map.sized(dst.size)(self, part, src, dst)
         v.copy_back(dst, flat)
         return res if res.ndim else res[()]
 

@@ -69,7 +69,7 @@ class DescentResult:
         out = np.empty_like(self.w)
         x, act = _kernel_args(self.x, self.activation, self.w.dtype)
         t = self.w.dtype.type(self.target)
-        kd.chain_map(self.loss_fn, act, part, self.w.reshape(-1), x, t, out.reshape(-1))
+        kd.chain_map.sized(self.w.size)(self.loss_fn, act, part, self.w.reshape(-1), x, t, out.reshape(-1))
         return out
 
     @cached_property

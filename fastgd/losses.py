@@ -79,7 +79,7 @@ class Loss:
         res = v.out_array(out, shape, dtype)
         flat = res.reshape(-1)
         dst = v.unaliased(flat, p, t)
-        _kernels.loss_map(self, part, p, t, dst)
+        _kernels.loss_map.sized(dst.size)(self, part, p, t, dst)
         v.copy_back(dst, flat)
         return res if res.ndim else res[()]
 
@@ -179,7 +179,7 @@ class Loss:
         v.distinct_outputs(res_v, res_g, ("out[0]", "out[1]"))
         flat_v, flat_g = res_v.reshape(-1), res_g.reshape(-1)
         dst_v, dst_g = v.unaliased(flat_v, p, t), v.unaliased(flat_g, p, t)
-        _kernels.loss_value_and_grad(self, p, t, dst_v, dst_g)
+        _kernels.loss_value_and_grad.sized(dst_v.size)(self, p, t, dst_v, dst_g)
         v.copy_back(dst_v, flat_v)
         v.copy_back(dst_g, flat_g)
         if res_v.ndim:
@@ -214,7 +214,7 @@ class Loss:
         p, t, shape, dtype = self._prepare(pred, target)
         if reduction == "mean" and p.size == 0:
             raise ValueError("cost(reduction='mean') of an empty input is undefined; pass reduction='sum' or data.")
-        total = _kernels.loss_sum(self, p, t)
+        total = _kernels.loss_sum.sized(p.size)(self, p, t)
         return dtype.type(total / p.size if reduction == "mean" else total)
 
     def with_params(self, **params):

@@ -26,7 +26,7 @@ def _map(which, x, out):
     res = v.out_array(out, arr.shape, arr.dtype)
     flat, src = res.reshape(-1), v.flat(arr, arr.shape, arr.dtype)
     dst = v.unaliased(flat, src)
-    _kernels.special_map(which, src, dst)
+    _kernels.special_map.sized(dst.size)(which, src, dst)
     v.copy_back(dst, flat)
     return res if res.ndim else res[()]
 

@@ -332,3 +332,25 @@ def test_value_and_grad_out_overlaps():
     y = x.copy()
     fastgd.special.exp(y[1:], out=y[:-1])
     np.testing.assert_array_equal(y[:-1], fastgd.special.exp(x[1:]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
+def test_small_inputs_run_serially_with_the_same_bits(name, dtype):
+    # below SERIAL_BELOW elements the kernels run on the calling thread (no parallel launch)
+    from fastgd._jit import SERIAL_BELOW
+
+    loss = losses.get_loss(name)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, SERIAL_BELOW) if loss.spec.pred_range else rng.normal(0, 5, SERIAL_BELOW)
+    x, t = x.astype(dtype), (rng.uniform(size=SERIAL_BELOW) > 0.5).astype(dtype)
+    for part in ("value", "grad", "hess"):
+        f = getattr(loss, part)
+        np.testing.assert_array_equal(f(x[:-1], t[:-1]), f(x, t)[:-1])  # serial, then parallel
+    v_small, g_small = loss.value_and_grad(x[:-1], t[:-1])
+    v, g = loss.value_and_grad(x, t)
+    np.testing.assert_array_equal(v_small, v[:-1])
+    np.testing.assert_array_equal(g_small, g[:-1])
+    from fastgd import _kernels
+
+    assert _kernels.loss_sum.serial(loss, x, t) == _kernels.loss_sum(loss, x, t)
