@@ -195,7 +195,6 @@ def _as_target(y, loss, dtype, n):
         raise ValueError(f"X has {n} rows and y has {arr.size}; they must match.")
     if not loss.is_classifier:
         if arr.dtype == object:  # numbers in an object array (a pandas object column): as floats, or refused
-            arr = _labels(y, arr)
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError):

@@ -421,3 +421,17 @@ def test_final_cost_is_the_whole_data_cost_at_the_final_coefficients(batch):
         z = X @ res.coef[m] + res.intercept[m]
         want = fastgd.losses.logistic.cost(z, y) + 0.5 * res.l2[m] * res.coef[m] @ res.coef[m]
         assert res.final_cost[m] == pytest.approx(want, rel=1e-12)
+
+
+def test_regression_targets_in_object_arrays():
+    X, y = _data(classify=False)
+    as_objects = np.array(y.tolist(), dtype=object)
+    np.testing.assert_array_equal(
+        fastgd.fit(X, as_objects, 0.1, loss="mse", steps=5).coef, fastgd.fit(X, y, 0.1, loss="mse", steps=5).coef
+    )
+    as_objects[3] = None
+    with pytest.raises(ValueError, match=r"y has 1 NaN or infinite entries, the first at \(3, 0\)"):
+        fastgd.fit(X, as_objects, 0.1, loss="mse")
+    as_objects[3] = "a"
+    with pytest.raises(TypeError, match="y must be numbers for loss 'mse'"):
+        fastgd.fit(X, as_objects, 0.1, loss="mse")
