@@ -37,10 +37,11 @@ from numba.extending import overload
 from . import _extending as fx
 from . import _monitor as mon
 from . import _progress
+from . import _schedules as ks
 from . import _source as src
 from ._jit import jit_helper, jit_kernel
 from ._libm import const
-from ._optim import N_HYPER, USES_HESSIAN, newton_solve
+from ._optim import N_HYPER, OPTIMIZERS, USES_HESSIAN, newton_solve
 
 MODE = None  # "sets" or "rows" to force a loop (benchmarks, tests); None picks
 XT_MAX_BYTES = 2**30  # full-batch fits keep a transposed copy of X up to this size (15% faster steps)
@@ -126,6 +127,7 @@ def _update_live(
     S,
     hp,
     lr,
+    lr_sched,
     l2,
     fit_intercept,
     tol,
@@ -144,6 +146,7 @@ def _update_live(
     g, dvec, wn, sn0, sn1, H, Hc, xt = scratch
     D = X.shape[1]
     A = D + 1
+    mult = 1.0 if lr_sched is None else ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
     for i in range(L):
         m = live[i]
         cost = _cost(ct[i], nr, W, m, l2[m])
@@ -172,11 +175,12 @@ def _update_live(
         _precondition(opt, loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt)
         ok = True
         t = n_steps[m]
+        rate = lr[m] if lr_sched is None else lr[m] * const(lr[m], mult)
         for a in range(A):
             d, q0, q1 = fx.update(
                 opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], t
             )
-            wn[a] = W[m, a] - lr[m] * d
+            wn[a] = W[m, a] - rate * d
             sn0[a] = q0
             sn1[a] = q1
             ok = ok and abs(wn[a]) <= bound  # NaN fails
@@ -266,6 +270,7 @@ def _run_set(
     S,
     hp,
     lr,
+    lr_sched,
     l2,
     fit_intercept,
     tol,
@@ -331,6 +336,7 @@ def _run_set(
             S,
             hp,
             lr,
+            lr_sched,
             l2,
             fit_intercept,
             tol,
@@ -365,6 +371,7 @@ def run_sets(
     S,
     hp,
     lr,
+    lr_sched,
     l2,
     fit_intercept,
     tol,
@@ -398,6 +405,7 @@ def run_sets(
             S,
             hp,
             lr,
+            lr_sched,
             l2,
             fit_intercept,
             tol,
@@ -432,6 +440,7 @@ def run_rows(
     S,
     hp,
     lr,
+    lr_sched,
     l2,
     fit_intercept,
     tol,
@@ -528,6 +537,7 @@ def run_rows(
             S,
             hp,
             lr,
+            lr_sched,
             l2,
             fit_intercept,
             tol,
@@ -562,6 +572,7 @@ def update_models(
     S,
     hp,
     lr,
+    lr_sched,
     l2,
     fit_intercept,
     tol,
@@ -595,6 +606,7 @@ def update_models(
         S,
         hp,
         lr,
+        lr_sched,
         l2,
         fit_intercept,
         tol,
@@ -628,11 +640,29 @@ class Run:
     """A fit in progress: every model's coefficients, optimizer state and monitor state.
 
     Parameters are validated by the caller (``fit``); arrays are C-contiguous and of
-    X's dtype.  ``hp`` is (P, N_HYPER): each model's optimizer hyperparameters.
+    X's dtype.  ``hp`` is (P, N_HYPER): each model's optimizer hyperparameters;
+    ``schedule`` a ``fastgd.schedules.Schedule`` or None.
     """
 
     def __init__(
-        self, loss, act, opt, X, y, lr, l2, hp, *, fit_intercept, steps, tol, bound, batch_size, seed, record_every
+        self,
+        loss,
+        act,
+        opt,
+        X,
+        y,
+        lr,
+        l2,
+        hp,
+        *,
+        schedule=None,
+        fit_intercept,
+        steps,
+        tol,
+        bound,
+        batch_size,
+        seed,
+        record_every,
     ):
         P, D = lr.size, X.shape[1]
         dt = X.dtype
@@ -650,7 +680,10 @@ class Run:
         self.z2_max = c(z_max * z_max)
         self.y_small = bool(np.all(np.abs(y) <= z_max))
         self.W = np.zeros((P, D + 1), dt)
+        self.lr_sched = None if schedule is None else schedule.spec  # None compiles the multiplier out
         self.S = np.zeros((P, 2, D + 1), dt)
+        s0, s1 = OPTIMIZERS[opt.name][1](*(self.hp[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
+        self.S[:, 0, :], self.S[:, 1, :] = s0, s1
         self.status = np.zeros(P, np.int8)
         self.n_steps = np.zeros(P, np.int64)
         self.stopped_at = np.full(P, steps, np.int64)
@@ -680,7 +713,7 @@ class Run:
         return "rows"
 
     def _args(self):
-        return (self.W, self.S, self.hp, self.lr, self.l2, self.fit_intercept, self.tol, self.bound)
+        return (self.W, self.S, self.hp, self.lr, self.lr_sched, self.l2, self.fit_intercept, self.tol, self.bound)
 
     def _monitor(self):
         return (self.status, self.n_steps, self.stopped_at, self.history, self.last_cost)

@@ -134,6 +134,23 @@ def _ov_update(opt, g, w, s0, s1, h0, h1, h2, h3, t):
     return impl
 
 
+def init(opt, h0, h1, h2, h3):
+    """The optimizer ``opt``'s starting state of one coefficient: (s0, s1); see ``_optim``."""
+    return _optim.OPTIMIZERS[opt.name][1](h0, h1, h2, h3)
+
+
+@overload(init, inline="always")
+def _ov_init(opt, h0, h1, h2, h3):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    fn = _optim.OPTIMIZERS[opt.formula_name][1]
+
+    def impl(opt, h0, h1, h2, h3):
+        return fn(h0, h1, h2, h3)
+
+    return impl
+
+
 def uses_hessian(opt):
     """True for optimizers that need the curvature sums (Newton), a compile-time constant in kernels."""
     return _optim.USES_HESSIAN[opt.name]
@@ -144,6 +161,20 @@ def _ov_uses_hessian(opt):
     if not _is_kind(opt, "optimizer"):
         return None
     if _optim.USES_HESSIAN[opt.formula_name]:
+        return lambda opt: True
+    return lambda opt: False
+
+
+def unrolls(opt):
+    """True for updates of a few flops, which the descent kernel takes several to a pass (compile-time)."""
+    return _optim.CHEAP[opt.name]
+
+
+@overload(unrolls, inline="always")
+def _ov_unrolls(opt):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    if _optim.CHEAP[opt.formula_name]:
         return lambda opt: True
     return lambda opt: False
 

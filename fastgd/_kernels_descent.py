@@ -24,12 +24,13 @@ import numpy as np
 from numba import prange
 
 from . import _chain as chain
+from . import _extending as fx
 from . import _optim as optim
+from . import _schedules as ks
 from ._jit import jit_formula, jit_helper, jit_kernel
 
 # status codes; OVERFLOW: bounded weight whose loss is not finite (diverged at its last step)
 RUNNING, CONVERGED, DIVERGED, OVERFLOW = 0, 1, 2, 3
-GD, MOMENTUM, NEWTON = 0, 1, 2
 CHUNK = 64  # steps between event checks
 
 
@@ -53,94 +54,86 @@ def chain_grad_hess(loss, act, w, x, t):
 
 
 @jit_formula
-def step(loss, act, method, w, vel, lr, x, t, momentum, min_curv):
-    """One update of one run: (gradient at w, new w, new velocity); the rules are fit's, from ``_optim``."""
-    if method == NEWTON:
+def step(loss, act, opt, w, s0, s1, rate, x, t, h0, h1, h2, h3, n, min_curv):
+    """Update ``n`` (``n`` taken before) of one run: (gradient at w, new w, new state); fit's rules, from ``_optim``."""
+    if fx.uses_hessian(opt):
         g, h = chain_grad_hess(loss, act, w, x, t)
-        d = optim.newton_direction(g, h, min_curv)  # a gd step where the curvature is not safely positive
-    elif method == MOMENTUM:
-        g = chain_grad(loss, act, w, x, t)
-        d = optim.momentum_update(g, w, vel, vel, momentum, momentum, momentum, momentum, 0)[0]
+        p = optim.newton_direction(g, h, min_curv)  # a gd step where the curvature is not safely positive
     else:
         g = chain_grad(loss, act, w, x, t)
-        d = optim.gd_update(g, w, vel, vel, momentum, momentum, momentum, momentum, 0)[0]
-    return g, w - lr * d, d
+        p = g
+    d, q0, q1 = fx.update(opt, p, w, s0, s1, h0, h1, h2, h3, n)
+    return g, w - rate * d, q0, q1
+
+
+@jit_formula
+def _rate(lr, mult, j):
+    """The run's rate at step j of the chunk: lr, times the schedule's multiplier if there is one."""
+    return lr if mult is None else lr * mult[j]
 
 
 @jit_helper
-def _replay(loss, act, method, w, vel, lr, x, t, momentum, min_curv, n, tol, bound):
-    """Run one live run ``n`` steps with full checks: (w, vel, steps taken, status)."""
-    for s in range(n):
-        g, wn, d = step(loss, act, method, w, vel, lr, x, t, momentum, min_curv)
+def _replay(loss, act, opt, w, s0, s1, lr, mult, x, t, hp, k, n0, min_curv, n, tol, bound):
+    """Run one live run ``n`` steps with full checks: (w, s0, s1, steps taken, status)."""
+    for j in range(n):
+        g, wn, q0, q1 = step(
+            loss, act, opt, w, s0, s1, _rate(lr, mult, j), x, t, hp[0, k], hp[1, k], hp[2, k], hp[3, k], n0 + j, min_curv
+        )
         if tol is not None and abs(g) <= tol:
-            return w, vel, s, CONVERGED
+            return w, s0, s1, j, CONVERGED
         if not abs(wn) <= bound:
-            return w, vel, s, DIVERGED
-        w, vel = wn, d
-    return w, vel, n, RUNNING
+            return w, s0, s1, j, DIVERGED
+        w, s0, s1 = wn, q0, q1
+    return w, s0, s1, n, RUNNING
 
 
 @jit_formula
-def _tracked_step(loss, act, method, w, vel, lr, x, t, momentum, min_curv, tol, gmin, wsq):
-    """One unchecked step of one run, tracking min |g| and the sum of squared weights."""
-    g, w_next, d = step(loss, act, method, w, vel, lr, x, t, momentum, min_curv)
-    if tol is not None:
-        ag = abs(g)
-        gmin = gmin if gmin < ag else ag  # one vminpd; a NaN g gives a NaN weight, which wsq catches
-    # one FMA: if any |w| left the bound, the sum of squares did too (and NaN stays NaN)
-    wsq = wsq + w_next * w_next
-    return w_next, d if method == MOMENTUM else vel, gmin, wsq
-
-
-@jit_formula
-def _sweep_row(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq):
-    """``n`` steps (a literal) of every run of a row.
+def _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j0, x, t, hp, n0, min_curv, n, tol, gmin, wsq):
+    """``n`` steps (a literal) of every run of a row: steps j0 .. j0 + n - 1 of the chunk, updates n0 + j0 ...
 
     The k loop vectorizes and each weight stays in a register for its n steps.
     """
     for k in range(wl.size):
-        w, v, gm, ws = wl[k], vel[k], gmin[k], wsq[k]
-        for _ in range(n):
-            w, v, gm, ws = _tracked_step(loss, act, method, w, v, lr_eff[k], x, t, momentum, min_curv, tol, gm, ws)
+        w, a, b, gm, ws = wl[k], s0[k], s1[k], gmin[k], wsq[k]
+        h0, h1, h2, h3 = hp[0, k], hp[1, k], hp[2, k], hp[3, k]
+        for j in range(n):
+            g, w, a, b = step(
+                loss, act, opt, w, a, b, _rate(lr_eff[k], mult, j0 + j), x, t, h0, h1, h2, h3, n0 + j0 + j, min_curv
+            )
+            if tol is not None:
+                ag = abs(g)
+                gm = gm if gm < ag else ag  # one vminpd; a NaN g gives a NaN weight, which wsq catches
+            # one FMA: if any |w| left the bound, the sum of squares did too (and NaN stays NaN)
+            ws = ws + w * w
         wl[k] = w
+        s0[k] = a
+        s1[k] = b
         wsq[k] = ws
-        if method == MOMENTUM:
-            vel[k] = v
         if tol is not None:
             gmin[k] = gm
 
 
-@jit_formula
-def _sweep_row_method(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq):
-    """_sweep_row with the method as a literal, so the loop body has no branch on it."""
-    if method == GD:
-        _sweep_row(loss, act, GD, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq)
-    elif method == MOMENTUM:
-        _sweep_row(loss, act, MOMENTUM, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq)
-    else:
-        _sweep_row(loss, act, NEWTON, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq)
-
-
-UNROLL = 4  # steps per pass over a row for a cheap step (no activation)
+UNROLL = 4  # steps per pass over a row for a cheap step (no activation, plain or heavy-ball updates)
 
 
 @jit_helper
-def _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq):
+def _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, n0, min_curv, n, tol, gmin, wsq):
     """``n`` unchecked steps of every run of a row; frozen runs have lr_eff = 0.
 
-    Without an activation a step is a few flops, and loading and storing the weight
-    would cost more: each pass over the row then takes UNROLL steps (measured: MSE
-    sweep 1.5x faster in float64, 2x in float32).  With an activation a step is long
-    enough, and unrolling it spills registers (3x slower for sigmoid): one step a pass.
+    Without an activation a gd or momentum step is a few flops, and loading and
+    storing the weight would cost more: each pass over the row then takes UNROLL
+    steps (measured: MSE sweep 1.5x faster in float64, 2x in float32).  With an
+    activation, or an adaptive optimizer, a step is long enough, and unrolling it
+    spills registers (3x slower for sigmoid): one step a pass.
     """
-    if act is None:
-        for _ in range(n // UNROLL):
-            _sweep_row_method(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, UNROLL, tol, gmin, wsq)
-        for _ in range(n % UNROLL):
-            _sweep_row_method(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, 1, tol, gmin, wsq)
+    if act is None and fx.unrolls(opt):
+        for p in range(n // UNROLL):
+            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, p * UNROLL, x, t, hp, n0, min_curv, UNROLL, tol, gmin, wsq)
+        for j in range(n - n % UNROLL, n):
+            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, n0, min_curv, 1, tol, gmin, wsq)
     else:
-        for _ in range(n):
-            _sweep_row_method(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, 1, tol, gmin, wsq)
+        for j in range(n):
+            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, n0, min_curv, 1, tol, gmin, wsq)
 
 
 @jit_helper
@@ -152,18 +145,27 @@ def _record(loss, act, w_live, w_frozen, status, x, t, hist_w, hist_l, r, i):
 
 
 @jit_helper
+def _fill_multipliers(lr_sched, done, n, mult):
+    """mult[j] <- the schedule's multiplier at update done + j (nothing without a schedule)."""
+    if lr_sched is not None:
+        for j in range(n):
+            mult[j] = ks.multiplier(lr_sched, done + j)
+
+
+@jit_helper
 def _descend_row(
     loss,
     act,
-    method,
+    opt,
     w0,
     lr,
+    lr_sched,
     x,
     t,
     steps,
     tol,
     bound,
-    momentum,
+    hp,
     min_curv,
     record_every,
     wo,
@@ -174,20 +176,24 @@ def _descend_row(
     i,
     scratch,
     flag,
+    mult_buf,
 ):
-    """All steps of row i: every lr with the initial weight w0."""
+    """All steps of row i: every column (lr and hyperparameters) with the initial weight w0."""
     K = lr.size
     wl = scratch[0]  # weights of the live runs, updated blindly
-    vel = scratch[1]
-    lr_eff = scratch[2]
-    w_start = scratch[3]
-    v_start = scratch[4]
-    gmin = scratch[5]
-    wsq = scratch[6]
+    s0 = scratch[1]  # the optimizer's state
+    s1 = scratch[2]
+    lr_eff = scratch[3]
+    w_start = scratch[4]
+    s0_start = scratch[5]
+    s1_start = scratch[6]
+    gmin = scratch[7]
+    wsq = scratch[8]
+    mult = None if lr_sched is None else mult_buf
     for k in range(K):
         wl[k] = w0
         wo[k] = w0
-        vel[k] = 0
+        s0[k], s1[k] = fx.init(opt, hp[0, k], hp[1, k], hp[2, k], hp[3, k])
         lr_eff[k] = lr[k]
         ni[k] = 0
         si[k] = RUNNING
@@ -200,12 +206,14 @@ def _descend_row(
         n = min(CHUNK, steps - done)
         if record_every > 0:
             n = min(n, record_every - done % record_every)
+        _fill_multipliers(lr_sched, done, n, mult_buf)
         for k in range(K):
             w_start[k] = wl[k]
-            v_start[k] = vel[k]
+            s0_start[k] = s0[k]
+            s1_start[k] = s1[k]
             gmin[k] = np.inf
             wsq[k] = 0
-        _blind_chunk(loss, act, method, wl, vel, lr_eff, x, t, momentum, min_curv, n, tol, gmin, wsq)
+        _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, done, min_curv, n, tol, gmin, wsq)
         # branch-free pass: flag live runs with an event, count the others' steps
         events = 0
         for k in range(K):
@@ -219,11 +227,13 @@ def _descend_row(
         if events:  # replay the flagged runs one checked step at a time
             for k in range(K):
                 if flag[k]:
-                    wk, vk, taken, st = _replay(
-                        loss, act, method, w_start[k], v_start[k], lr[k], x, t, momentum, min_curv, n, tol, bound
-                    )
+                    wk, a, b, taken, st = _replay(
+                        loss, act, opt, w_start[k], s0_start[k], s1_start[k], lr[k], mult, x, t, hp, k, done,
+                        min_curv, n, tol, bound,
+                    )  # fmt: skip
                     wl[k] = wk
-                    vel[k] = vk
+                    s0[k] = a
+                    s1[k] = b
                     ni[k] += taken
                     if st != RUNNING:
                         si[k] = st
@@ -244,15 +254,16 @@ def _descend_row(
 def descend_rows(
     loss,
     act,
-    method,
+    opt,
     w0,
     lr,
+    lr_sched,
     x,
     t,
     steps,
     tol,
     bound,
-    momentum,
+    hp,
     min_curv,
     nblocks,
     row0,
@@ -267,30 +278,34 @@ def descend_rows(
 ):
     """Run rows ``row0 <= i < row1`` of the grid; outputs are (M, K) arrays.
 
-    Rows go to threads in ``nblocks`` blocks, each block with its own scratch rows;
-    block b counts its finished rows in ``rows_done[b]`` (read by the progress bar).
-    Rows are independent, so calling it for consecutive row ranges gives the same bits.
+    ``hp`` (N_HYPER, K) holds each column's hyperparameters, ``lr_sched`` the
+    schedule (or None).  Rows go to threads in ``nblocks`` blocks, each block with
+    its own scratch rows; block b counts its finished rows in ``rows_done[b]`` (read
+    by the progress bar).  Rows are independent, so calling it for consecutive row
+    ranges gives the same bits.
     """
     K = lr.size
     M = row1 - row0
     for b in prange(nblocks):
-        scratch = np.empty((7, K), dtype=w.dtype)
+        scratch = np.empty((9, K), dtype=w.dtype)
         flag = np.empty(K, dtype=np.bool_)
+        mult_buf = np.empty(CHUNK, dtype=w.dtype)
         for i in range(row0 + b * M // nblocks, row0 + (b + 1) * M // nblocks):
             wo = w[i]
             si = status[i]
             _descend_row(
                 loss,
                 act,
-                method,
+                opt,
                 w0[i],
                 lr,
+                lr_sched,
                 x,
                 t,
                 steps,
                 tol,
                 bound,
-                momentum,
+                hp,
                 min_curv,
                 record_every,
                 wo,
@@ -301,6 +316,7 @@ def descend_rows(
                 i,
                 scratch,
                 flag,
+                mult_buf,
             )
             for k in range(K):
                 # a bounded weight whose loss is not finite has diverged too

@@ -6,12 +6,15 @@ The shape of optax's ``GradientTransformation``: an optimizer turns the gradient
 signature, so kernels specialise on the optimizer object the way they do on a
 ``Loss``::
 
+    init(h0, h1, h2, h3) -> (s0, s1)
     update(g, w, s0, s1, h0, h1, h2, h3, t) -> (d, s0, s1)
 
-``s0, s1`` are the coefficient's two state slots (zero at the start), ``h0..h3``
+``s0, s1`` are the coefficient's two state slots (``init`` gives their start), ``h0..h3``
 the model's hyperparameters (``HYPERPARAMS`` names them, in order) and ``t`` the
 number of updates taken before this one.  The fit engine (``_engine``) and the
-descent kernel (``_kernels_descent``) both call these functions.
+descent kernel (``_kernels_descent``) both call these functions; a new optimizer is
+one update (and init, if its state does not start at zero) plus its entries in the
+tables at the end.
 
 Newton's method is a gd update of a preconditioned gradient: ``newton_direction``
 (one weight) and ``newton_solve`` (a model's coefficients, by Cholesky) compute
@@ -22,6 +25,19 @@ the curvature sums.
 import numpy as np
 
 from ._jit import jit_formula, jit_helper
+from ._libm import const, exp, log
+
+
+@jit_formula
+def power(b, n):
+    """``b ** n`` for b in [0, 1) and an integer n >= 1, as exp(n log b): vectorizes (no libm pow call)."""
+    return exp(const(b, n) * log(b))
+
+
+@jit_formula
+def zero_init(h0, h1, h2, h3):
+    """The state of most optimizers starts at zero."""
+    return h0 * 0, h0 * 0
 
 
 @jit_formula
@@ -32,9 +48,60 @@ def gd_update(g, w, s0, s1, h0, h1, h2, h3, t):
 
 @jit_formula
 def momentum_update(g, w, s0, s1, h0, h1, h2, h3, t):
-    """Heavy ball: ``v <- momentum * v + g`` (s0 is v, h0 the momentum), direction ``v``."""
+    """Heavy ball (optax ``sgd(momentum)``): ``v <- momentum * v + g`` (s0 is v, h0 the momentum), direction ``v``."""
     d = h0 * s0 + g
     return d, d, s1
+
+
+@jit_formula
+def nesterov_update(g, w, s0, s1, h0, h1, h2, h3, t):
+    """Nesterov (optax ``sgd(momentum, nesterov=True)``): ``v <- momentum * v + g``, direction ``g + momentum * v``."""
+    v = h0 * s0 + g
+    return h0 * v + g, v, s1
+
+
+@jit_formula
+def adagrad_init(h0, h1, h2, h3):
+    """AdaGrad's accumulator starts at ``initial_accumulator_value`` (h0)."""
+    return h0, h0 * 0
+
+
+@jit_formula
+def adagrad_update(g, w, s0, s1, h0, h1, h2, h3, t):
+    """AdaGrad (optax ``adagrad``): ``a <- a + g^2``, direction ``g / sqrt(a + eps)`` (0 where a = 0); h1 is eps."""
+    a = g * g + s0
+    d = g / np.sqrt(a + h1) if a > const(a, 0.0) else g * 0
+    return d, a, s1
+
+
+@jit_formula
+def rmsprop_update(g, w, s0, s1, h0, h1, h2, h3, t):
+    """RMSProp (optax ``rmsprop``, eps in the root): ``nu <- decay nu + (1 - decay) g^2``, ``d = g / sqrt(nu + eps)``."""
+    nu = (const(g, 1.0) - h0) * (g * g) + h0 * s0
+    return g / np.sqrt(nu + h1), nu, s1
+
+
+@jit_formula
+def adam_update(g, w, s0, s1, h0, h1, h2, h3, t):
+    """Adam (optax ``adam``): moments ``mu`` (s0) and ``nu`` (s1), bias-corrected at update ``t + 1``.
+
+    ``mu <- b1 mu + (1 - b1) g``, ``nu <- b2 nu + (1 - b2) g^2``,
+    ``d = mu_hat / (sqrt(nu_hat) + eps)`` with ``mu_hat = mu / (1 - b1^(t+1))`` and
+    ``nu_hat = nu / (1 - b2^(t+1))``; h0, h1, h2 are b1, b2, eps.
+    """
+    one = const(g, 1.0)
+    mu = (one - h0) * g + h0 * s0
+    nu = (one - h1) * (g * g) + h1 * s1
+    mu_hat = mu / (one - power(h0, t + 1))
+    nu_hat = nu / (one - power(h1, t + 1))
+    return mu_hat / (np.sqrt(nu_hat) + h2), mu, nu
+
+
+@jit_formula
+def adamw_update(g, w, s0, s1, h0, h1, h2, h3, t):
+    """AdamW (optax ``adamw``): Adam's direction plus the decoupled decay ``weight_decay * w`` (h3)."""
+    d, mu, nu = adam_update(g, w, s0, s1, h0, h1, h2, h3, t)
+    return d + h3 * w, mu, nu
 
 
 @jit_formula
@@ -76,8 +143,40 @@ def newton_solve(H, g, A):
     return True
 
 
-# name -> update formula; Newton's direction comes from newton_solve, then a gd update
-OPTIMIZERS = {"gd": (gd_update,), "momentum": (momentum_update,), "newton": (gd_update,)}
-HYPERPARAMS = {"gd": (), "momentum": ("momentum",), "newton": ()}
-USES_HESSIAN = {"gd": False, "momentum": False, "newton": True}
+# name -> (update, init); Newton's direction comes from newton_solve, then a gd update
+OPTIMIZERS = {
+    "gd": (gd_update, zero_init),
+    "momentum": (momentum_update, zero_init),
+    "nesterov": (nesterov_update, zero_init),
+    "adagrad": (adagrad_update, adagrad_init),
+    "rmsprop": (rmsprop_update, zero_init),
+    "adam": (adam_update, zero_init),
+    "adamw": (adamw_update, zero_init),
+    "newton": (gd_update, zero_init),
+}
+# each optimizer's hyperparameters, in the order the update receives them (h0, h1, ...)
+HYPERPARAMS = {
+    "gd": (),
+    "momentum": ("momentum",),
+    "nesterov": ("momentum",),
+    "adagrad": ("initial_accumulator_value", "eps"),
+    "rmsprop": ("decay", "eps"),
+    "adam": ("b1", "b2", "eps"),
+    "adamw": ("b1", "b2", "eps", "weight_decay"),
+    "newton": (),
+}
+# optax 0.2's defaults; eps differs by optimizer
+DEFAULTS = {
+    "gd": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9},
+    "adagrad": {"initial_accumulator_value": 0.1, "eps": 1e-7},
+    "rmsprop": {"decay": 0.9, "eps": 1e-8},
+    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4},
+    "newton": {},
+}
+USES_HESSIAN = {name: name == "newton" for name in OPTIMIZERS}
+# updates of a few flops and no division: the descent kernel takes several a pass over a row
+CHEAP = {name: name in ("gd", "momentum", "nesterov", "newton") for name in OPTIMIZERS}
 N_HYPER = 4  # h0..h3

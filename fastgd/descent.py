@@ -7,7 +7,7 @@ every (w0, lr) pair of the grid in one parallel, vectorized kernel.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numba
@@ -16,10 +16,11 @@ import numpy as np
 from . import _kernels_descent as kd
 from . import _progress, _results
 from . import _validation as v
+from ._optim import N_HYPER
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-
-METHODS = {"gd": kd.GD, "momentum": kd.MOMENTUM, "newton": kd.NEWTON}
+from .optimizers import METHODS, get_optimizer, grid_product, hyperparameter_grid
+from .schedules import Schedule, get_schedule
 # rows are dealt to threads in this many blocks per thread (load balance: runs that
 # stop early make some rows cheaper); results do not depend on it
 BLOCKS_PER_THREAD = 8
@@ -27,7 +28,11 @@ BLOCKS_PER_THREAD = 8
 
 @dataclass(frozen=True)
 class DescentResult:
-    """Outcome of :func:`descend`: arrays of shape (M, K), one entry per (w0, lr) run.
+    """Outcome of :func:`descend`: arrays of shape (M, K), one entry per (w0, column) run.
+
+    A column is a learning rate, or, when hyperparameters are arrays, one combination
+    of lr and those arrays (lr slowest, then the hyperparameters in the optimizer's
+    order); ``params`` gives each column's values.
 
     Attributes
     ----------
@@ -45,6 +50,10 @@ class DescentResult:
         0 running, 1 converged, 2 diverged (bound or NaN), 3 diverged (loss not finite).
     w0, lr : ndarray
         The grid: ``w0`` (M,) along rows, ``lr`` (K,) along columns.
+    params : dict of str to ndarray (K,)
+        Each column's learning rate and optimizer hyperparameters.
+    schedule : Schedule or None
+        The learning-rate schedule.
     history_w, history_loss : ndarray or None
         ``(steps // record_every + 1, M, K)`` snapshots, the first at step 0.
     loss_fn, activation, x, target, method :
@@ -64,6 +73,8 @@ class DescentResult:
     history_w: np.ndarray | None = None
     history_loss: np.ndarray | None = None
     record_every: int = 0
+    params: dict = field(default_factory=dict)
+    schedule: Schedule | None = None
 
     def _chain(self, part):
         out = np.empty_like(self.w)
@@ -104,8 +115,8 @@ class DescentResult:
 
         Ties go to the run with fewer steps, then to the first in C order (the rule of
         ``FitResult.best``).  Returns a dict with the run's grid indices ``i``, ``k`` and
-        its ``w0``, ``lr``, ``w``, ``loss``, ``n_steps``; None if every run diverged or
-        the grid is empty.
+        its ``w0``, ``lr`` (and every hyperparameter of ``params``), ``w``, ``loss``,
+        ``n_steps``; None if every run diverged or the grid is empty.
         """
         flat = _results.best_index(self.loss, self.diverged, self.n_steps)
         if flat is None:
@@ -116,21 +127,24 @@ class DescentResult:
             "k": int(k),
             "w0": float(self.w0[i]),
             "lr": float(self.lr[k]),
+            **{name: float(values[k]) for name, values in self.params.items()},
             "w": float(self.w[i, k]),
             "loss": float(self.loss[i, k]),
             "n_steps": int(self.n_steps[i, k]),
         }
 
     def to_pandas(self):
-        """One row per run: w0, lr, w, loss, grad, n_steps, converged, diverged, diverged_at."""
+        """One row per run: w0, lr, each hyperparameter, w, loss, grad, n_steps, converged, diverged, diverged_at."""
         try:
             import pandas as pd
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
         w0, lr = np.meshgrid(self.w0, self.lr, indexing="ij")
+        axes = {name: np.broadcast_to(values, self.w.shape) for name, values in self.params.items() if name != "lr"}
         cols = {
             "w0": w0,
             "lr": lr,
+            **axes,
             "w": self.w,
             "loss": self.loss,
             "grad": self.grad,
@@ -152,7 +166,14 @@ def descend(
     x=1.0,
     activation="identity",
     method="gd",
-    momentum=0.9,
+    schedule=None,
+    momentum=None,
+    b1=None,
+    b2=None,
+    eps=None,
+    decay=None,
+    weight_decay=None,
+    initial_accumulator_value=None,
     tol=None,
     record_every=0,
     max_abs_w=None,
@@ -176,14 +197,19 @@ def descend(
         The target of the loss and the input multiplying ``w`` (``u = w*x``).
     activation : str or Activation
         Applied to ``u`` before the loss (default identity).
-    method : {"gd", "momentum", "newton"}
-        ``"gd"``: ``w <- w - lr*g``.  ``"momentum"``: heavy ball, ``v <- momentum*v + g``,
-        ``w <- w - lr*v`` (v starts at 0).  ``"newton"``: the seed's ideal step
-        ``w <- w - lr*g/f''(w)`` with ``f''`` by the chain rule; where
+    method : {"gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "newton"}
+        The optimizer, as optax defines it (formulas in :mod:`fastgd.optimizers`), the same
+        code as :func:`fastgd.fit`'s.  ``"gd"``: ``w <- w - lr*g``.  ``"momentum"``: heavy ball,
+        ``v <- momentum*v + g``, ``w <- w - lr*v`` (v starts at 0).  ``"newton"``: the seed's
+        ideal step ``w <- w - lr*g/f''(w)`` with ``f''`` by the chain rule; where
         ``f'' <= newton_min_curvature`` (not convex there, or nearly flat) that step is a
         gd step instead.  ``lr=1`` is the pure Newton step.
-    momentum : float
-        In [0, 1).
+    schedule : Schedule, str or None
+        A learning-rate multiplier from :mod:`fastgd.schedules` (or its CLI syntax, such as
+        ``"cosine:500"``): the rate at update t is ``lr * schedule(t)``.
+    momentum, b1, b2, eps, decay, weight_decay, initial_accumulator_value : float or array_like, optional
+        The optimizer's hyperparameters, as in :func:`fastgd.fit` (None: optax's default).
+        An array adds a grid axis: columns are then every (lr, hyperparameters) combination.
     tol : float, optional
         A run has converged when ``|dloss/dw| <= tol`` at its current weight: it stops and
         keeps that weight and step count.
@@ -223,7 +249,7 @@ def descend(
     """
     loss = get_loss(loss)
     act = get_activation(activation)
-    v.choice(method, METHODS, "method")
+    opt = get_optimizer(method)
     steps = v.steps(steps)
     record_every = v.integer(record_every, "record_every", minimum=0)
     w0_arr, lr_arr, dtype = v.float_arrays(w0, lr, ("w0", "lr"))
@@ -240,7 +266,20 @@ def descend(
     rng = loss.spec.target_range
     if rng is not None and not rng[0] <= target <= rng[1]:
         raise ValueError(f"target must be in [{rng[0]:g}, {rng[1]:g}] for {loss.name}; got {target}.")
-    momentum = v.momentum_coefficient(momentum)
+    hp_axes = hyperparameter_grid(
+        opt,
+        {
+            "momentum": momentum,
+            "b1": b1,
+            "b2": b2,
+            "eps": eps,
+            "decay": decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+        },
+        dtype,
+    )
+    schedule = get_schedule(schedule)
     tol = v.tolerance(tol, dtype)
     bound = v.weight_bound(max_abs_w, dtype)
     min_curv = v.real_param(newton_min_curvature, "newton_min_curvature", minimum=0.0, strict=False)
@@ -250,10 +289,15 @@ def descend(
             f"start closer to the optimum or raise max_abs_w."
         )
 
-    M, K = w0_arr.size, lr_arr.size
+    params = grid_product([("lr", lr_arr), *hp_axes])
+    lr_cols = params["lr"]
+    hp = np.zeros((N_HYPER, lr_cols.size), dtype)  # each column's hyperparameters, in the optimizer's order
+    for j, (name, _) in enumerate(hp_axes):
+        hp[j] = params[name]
+    M, K = w0_arr.size, lr_cols.size
     shape = (M, K)
     # w, its loss and gradient (on demand), n_steps and status for every run
-    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} lr = {M * K} runs", "shrink the grid")
+    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} columns = {M * K} runs", "shrink the grid")
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(
@@ -291,15 +335,16 @@ def descend(
         kd.descend_rows(
             loss,
             act_arg,
-            METHODS[method],
+            opt,
             w0_arr,
-            lr_arr,
+            lr_cols,
+            None if schedule is None else schedule.spec,
             x_arg,
             c(target),
             steps,
             tol_arg,
             c(bound),
-            c(momentum),
+            hp,
             c(min_curv),
             nblocks,
             row0,
@@ -323,15 +368,17 @@ def descend(
         n_steps=n_steps,
         status=status,
         w0=w0_arr,
-        lr=lr_arr,
+        lr=lr_cols,
         loss_fn=loss,
         activation=act,
         x=x,
         target=target,
-        method=method,
+        method=opt.name,
         history_w=hist_w if record_every else None,
         history_loss=hist_l if record_every else None,
         record_every=record_every,
+        params=params,
+        schedule=schedule,
     )
 
 

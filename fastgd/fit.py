@@ -7,7 +7,7 @@ step from the inverse Hessian -- for a real dataset and a grid of learning rates
 """
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,13 +15,17 @@ from . import _engine, _monitor, _progress, _results
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-from .optimizers import get_optimizer
+from .optimizers import get_optimizer, grid_product, hyperparameter_grid
+from .schedules import Schedule, get_schedule
 from .special import sigmoid
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """Outcome of :func:`fit`: one row per model, models ordered lr-major (m = k * R + r).
+    """Outcome of :func:`fit`: one row per model, every combination of the grid axes.
+
+    Models are ordered lr-major: the learning rate varies slowest, then l2, then each
+    hyperparameter array in the optimizer's order (``m = k * R + r`` for lr and l2 alone).
 
     Attributes
     ----------
@@ -45,6 +49,13 @@ class FitResult:
         For classifiers, the two labels mapped to 0 and 1 (in that order).
     feature_names : list of str or None
         Column names when X was a DataFrame.
+    method : str
+        The optimizer.
+    params : dict of str to ndarray (P,)
+        Every model's grid coordinates: ``lr``, ``l2`` and each hyperparameter of the
+        optimizer (``params["b1"]``...), whether it was a grid axis or a scalar.
+    schedule : Schedule or None
+        The learning-rate schedule (model m's rate at step t is ``lr[m] * schedule(t)``).
     """
 
     coef: np.ndarray
@@ -63,6 +74,9 @@ class FitResult:
     classes: np.ndarray | None = None
     feature_names: list | None = None
     record_every: int = 1
+    method: str = "gd"
+    params: dict = field(default_factory=dict)
+    schedule: Schedule | None = None
 
     @property
     def best(self):
@@ -78,6 +92,12 @@ class FitResult:
         """Learning rate of the best model."""
         best = self.best
         return None if best is None else float(self.lr[best])
+
+    @property
+    def best_params(self):
+        """The best model's grid coordinates, ``{"lr": ..., "l2": ..., "b1": ...}`` (None if all diverged)."""
+        best = self.best
+        return None if best is None else {name: float(values[best]) for name, values in self.params.items()}
 
     def decision_function(self, X, model=None):
         """``act(X @ w + b)`` for one model (default: the best)."""
@@ -107,16 +127,16 @@ class FitResult:
         return self.classes[(self.predict_proba(X, model)[:, 1] >= 0.5).astype(int)]
 
     def to_pandas(self):
-        """One row per model: lr, l2, final_cost, n_steps, converged, diverged, intercept, coefficients."""
+        """One row per model: a column per grid axis (lr, l2, hyperparameters), final_cost, n_steps, ..., coefficients."""
         try:
             import pandas as pd
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
         names = self.feature_names or [f"w{j}" for j in range(self.coef.shape[1])]
+        axes = self.params or {"lr": self.lr, "l2": self.l2}
         df = pd.DataFrame(
             {
-                "lr": self.lr,
-                "l2": self.l2,
+                **axes,
                 "final_cost": self.final_cost,
                 "n_steps": self.n_steps,
                 "converged": self.converged,
@@ -225,7 +245,14 @@ def fit(
     l2=0.0,
     fit_intercept=True,
     method="gd",
-    momentum=0.9,
+    schedule=None,
+    momentum=None,
+    b1=None,
+    b2=None,
+    eps=None,
+    decay=None,
+    weight_decay=None,
+    initial_accumulator_value=None,
     batch_size=None,
     seed=None,
     record_every=1,
@@ -261,12 +288,21 @@ def fit(
     l2 : float or array_like (R,)
         L2 strengths (>= 0); every (lr, l2) pair is a model.
     fit_intercept : bool
-    method : {"gd", "momentum", "newton"}
+    method : {"gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "newton"}
+        The optimizer, as optax defines it (the formulas are in :mod:`fastgd.optimizers`).
         ``"newton"`` steps by the inverse of the exact Hessian ``X^T S X / n + l2 I`` (the seed's
         ideal step), solved per model by Cholesky; where it is not positive definite that
         model takes a gd step.  ``lr=1`` is the pure Newton step.
-    momentum : float
-        Heavy-ball coefficient in [0, 1) for ``method="momentum"``.
+    schedule : Schedule, str or None
+        A learning-rate multiplier from :mod:`fastgd.schedules` (or its CLI syntax, such as
+        ``"cosine:500"``): model m's rate at step t is ``lr[m] * schedule(t)``.
+    momentum, b1, b2, eps, decay, weight_decay, initial_accumulator_value : float or array_like, optional
+        The optimizer's hyperparameters (None: optax's default for the method): ``momentum``
+        for momentum and nesterov; ``b1, b2, eps`` for adam and adamw, plus ``weight_decay``
+        for adamw; ``decay, eps`` for rmsprop; ``initial_accumulator_value, eps`` for adagrad.
+        ``momentum, b1, b2, decay`` lie in [0, 1), ``eps > 0``, the others ``>= 0``.  An array
+        is a grid axis: every (lr, l2, hyperparameters) combination is a model.  Giving one to
+        a method that does not use it is an error.
     batch_size : int, optional
         Mini-batch SGD: each step uses the next ``batch_size`` rows of a shuffle of the data
         (reshuffled every epoch; a batch may span two epochs), the same for every model, so
@@ -327,7 +363,20 @@ def fit(
     l2_grid = v.in_dtype(l2_grid, dtype, "l2")
     fit_intercept = v.boolean(fit_intercept, "fit_intercept")
     tol = v.tolerance(tol, dtype)
-    momentum = v.momentum_coefficient(momentum)
+    hp_axes = hyperparameter_grid(
+        opt,
+        {
+            "momentum": momentum,
+            "b1": b1,
+            "b2": b2,
+            "eps": eps,
+            "decay": decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+        },
+        dtype,
+    )
+    schedule = get_schedule(schedule)
     if batch_size is not None:
         batch_size = v.integer(batch_size, "batch_size", minimum=1)
         if batch_size > n:
@@ -335,16 +384,17 @@ def fit(
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
 
-    K, R = lr_grid.size, l2_grid.size
-    P = K * R
+    params = grid_product([("lr", lr_grid), ("l2", l2_grid), *hp_axes])
+    P = params["lr"].size
     # coefficients, optimizer state (2 rows a model), gradient and scratch: about 6 (D+1)-rows a model
     v.memory_fits(P * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {D + 1} coefficients", "shrink the grid")
-    lr_m, l2_m = np.repeat(lr_grid, R), np.tile(l2_grid, K)
+    lr_m, l2_m = params["lr"], params["l2"]
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
-    hyper = {"momentum": momentum}
-    hp = np.array([[hyper[name] for name in opt.hyperparams]] * P, dtype).reshape(P, len(opt.hyperparams))
+    hp = np.zeros((P, len(hp_axes)), dtype)
+    for j, (name, _) in enumerate(hp_axes):
+        hp[:, j] = params[name]
     run = _engine.Run(
         loss,
         None if act.name == "identity" else act,
@@ -354,6 +404,7 @@ def fit(
         lr_m,
         l2_m,
         hp,
+        schedule=schedule,
         fit_intercept=fit_intercept,
         steps=steps,
         tol=tol,
@@ -386,4 +437,7 @@ def fit(
         classes=classes,
         feature_names=names,
         record_every=record_every,
+        method=opt.name,
+        params=params,
+        schedule=schedule,
     )

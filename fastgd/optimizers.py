@@ -2,16 +2,37 @@
 
 Each optimizer is written once, as a scalar state/update pair in ``fastgd._optim``
 (the shape of optax's ``GradientTransformation``); an :class:`Optimizer` object
-names one, and compiled kernels specialise on it as they do on a loss.
+names one, and compiled kernels specialise on it as they do on a loss.  Every
+update is ``w <- w - lr_t * d`` with ``lr_t = lr * schedule(t)``, ``t`` the number of
+updates taken before, ``g`` the gradient and the direction ``d`` below (optax 0.2's
+definitions and defaults; state starts at 0 unless said):
 
-- ``"gd"``: ``w <- w - lr * g``.
-- ``"momentum"`` (heavy ball): ``v <- momentum * v + g``, ``w <- w - lr * v``, ``v`` starts at 0.
-- ``"newton"``: ``w <- w - lr * H^-1 g`` with the exact Hessian ``H`` (the seed's ideal step
-  ``1/f''``); where ``H`` is not safely positive definite, a gd step.
+- ``"gd"``: ``d = g``.
+- ``"momentum"`` (heavy ball, optax ``sgd(momentum)``): ``v <- momentum v + g``, ``d = v``.
+- ``"nesterov"`` (optax ``sgd(momentum, nesterov=True)``): ``v <- momentum v + g``,
+  ``d = g + momentum v``.
+- ``"adagrad"``: ``a <- a + g^2`` (``a`` starts at ``initial_accumulator_value=0.1``),
+  ``d = g / sqrt(a + eps)`` (``eps=1e-7``; ``d = 0`` where ``a = 0``).
+- ``"rmsprop"``: ``nu <- decay nu + (1 - decay) g^2``, ``d = g / sqrt(nu + eps)``
+  (``decay=0.9, eps=1e-8``, optax's ``eps_in_sqrt=True``).
+- ``"adam"``: ``mu <- b1 mu + (1 - b1) g``, ``nu <- b2 nu + (1 - b2) g^2``,
+  ``d = mu_hat / (sqrt(nu_hat) + eps)``, ``mu_hat = mu / (1 - b1^(t+1))``,
+  ``nu_hat = nu / (1 - b2^(t+1))`` (``b1=0.9, b2=0.999, eps=1e-8``).
+- ``"adamw"``: Adam's ``d`` plus ``weight_decay * w`` (``weight_decay=1e-4``), decoupled
+  from the gradient and applied to every coefficient, the intercept too (optax's
+  default mask); the decay is scaled by ``lr_t`` as in optax.
+- ``"newton"``: ``d = H^-1 g`` with the exact Hessian ``H`` (the seed's ideal step
+  ``1/f''``); where ``H`` is not safely positive definite, ``d = g``.  With a schedule
+  this is damped Newton.
+
+Every hyperparameter is a keyword argument of ``fit`` and ``descend`` taking a scalar
+or a 1-D array; arrays are grid axes (:func:`hyperparameter_grid`).
 """
 
 from dataclasses import dataclass
 from typing import ClassVar
+
+import numpy as np
 
 from . import _extending, _optim
 from . import _validation as v
@@ -77,3 +98,62 @@ def get_optimizer(method):
     if not isinstance(method, str):
         raise TypeError(f"method must be a name or a fastgd Optimizer; got {type(method).__name__}.")
     return Optimizer(v.choice(method, METHODS, "method"))
+
+
+# where each hyperparameter may lie: (lowest, highest, lowest included, highest included)
+_RANGES = {
+    "momentum": (0.0, 1.0, True, False),
+    "b1": (0.0, 1.0, True, False),
+    "b2": (0.0, 1.0, True, False),
+    "decay": (0.0, 1.0, True, False),
+    "eps": (0.0, np.inf, False, False),
+    "weight_decay": (0.0, np.inf, True, False),
+    "initial_accumulator_value": (0.0, np.inf, True, False),
+}
+HYPERPARAMS = tuple(_RANGES)
+
+
+def _interval(lo, hi, lo_in, hi_in):
+    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+
+
+def hyperparameter_grid(opt, given, dtype):
+    """Each hyperparameter of ``opt`` as a validated 1-D array of ``dtype``: [(name, values), ...].
+
+    ``given`` maps names to what the caller passed (None: the optimizer's default).
+    A hyperparameter given for an optimizer that does not use it is refused, naming
+    the optimizers that do.
+    """
+    for name, value in given.items():
+        if value is not None and name not in opt.hyperparams:
+            users = [m for m in METHODS if name in _optim.HYPERPARAMS[m]]
+            raise ValueError(
+                f"{name} is a hyperparameter of method {' and '.join(repr(u) for u in users)}, "
+                f"not of {opt.name!r}; drop {name}= or pick one of those methods."
+            )
+    grids = []
+    for name in opt.hyperparams:
+        value = given.get(name)
+        arr = v.vector(_optim.DEFAULTS[opt.name][name] if value is None else value, name)
+        lo, hi, lo_in, hi_in = _RANGES[name]
+        with np.errstate(invalid="ignore"):
+            inside = (arr >= lo if lo_in else arr > lo) & (arr <= hi if hi_in else arr < hi)
+        if not inside.all():
+            first = int(np.argmax(~inside))
+            raise ValueError(
+                f"{name} must be in {_interval(lo, hi, lo_in, hi_in)} for method {opt.name!r}; "
+                f"got {arr[first].item()!r}" + (f" at index {first}" if arr.size > 1 else "") + "."
+            )
+        cast = v.in_dtype(arr, dtype, name)
+        if not hi_in and (cast >= hi).any():  # b2 = 0.99999999 is 1 in float32: no bias correction left
+            raise ValueError(f"{name} must be below {hi:g}; {arr[np.argmax(cast >= hi)]!r} rounds to {hi:g} in {dtype}.")
+        grids.append((name, cast))
+    return grids
+
+
+def grid_product(axes):
+    """Every combination of the axes [(name, values), ...], the first axis slowest: {name: (P,) array}."""
+    if not axes:
+        return {}
+    mesh = np.meshgrid(*(values for _, values in axes), indexing="ij")
+    return {name: m.reshape(-1) for (name, _), m in zip(axes, mesh)}
