@@ -1,13 +1,13 @@
 """fastgd: Numba-jitted losses, derivatives and batched gradient descent.
 
 Public modules: :mod:`fastgd.losses`, :mod:`fastgd.activations`, :mod:`fastgd.optimizers`,
-:mod:`fastgd.special`, :mod:`fastgd.descent`, :mod:`fastgd.fit`, and, imported on
+:mod:`fastgd.schedules`, :mod:`fastgd.special`, :mod:`fastgd.descent`, :mod:`fastgd.fit`, and, imported on
 first use, :mod:`fastgd.plot` (needs matplotlib) and :mod:`fastgd.datasets`.
 Kernels compile on first use and are cached on disk (``cache=True``);
 :func:`warmup` compiles the common ones ahead of time.
 """
 
-from . import _extending, _libm, activations, descent, losses, optimizers, special
+from . import _extending, _libm, activations, descent, losses, optimizers, schedules, special
 from .activations import ACTIVATION_NAMES, Activation, get_activation
 from .descent import DescentResult, descend
 from .fit import FitResult, fit  # the function fastgd.fit; the module stays importable as fastgd.fit
@@ -94,6 +94,7 @@ __all__ = [
     "losses",
     "optimizers",
     "plot",
+    "schedules",
     "special",
     "warmup",
 ]

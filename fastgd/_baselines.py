@@ -82,9 +82,42 @@ def np_sgd_batched(X, y, lr, steps, batch, seed=0):
     return W, b
 
 
+def _np_adam(g, mu, nu, t, b1=0.9, b2=0.999, eps=1e-8):
+    """optax's adam direction and moments after ``t`` earlier updates."""
+    mu = (1 - b1) * g + b1 * mu
+    nu = (1 - b2) * g * g + b2 * nu
+    return (mu / (1 - b1 ** (t + 1))) / (np.sqrt(nu / (1 - b2 ** (t + 1))) + eps), mu, nu
+
+
+def np_adam_fit_batched(X, y, lr, steps):
+    """Logistic regression with Adam for every learning rate at once, the lrs batched into one GEMM."""
+    n, D = X.shape
+    W, b = np.zeros((D, lr.size)), np.zeros(lr.size)
+    mw, vw, mb, vb = np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b)
+    for t in range(steps):
+        E = _np_sigmoid(X @ W + b) - y[:, None]
+        dw, mw, vw = _np_adam((X.T @ E) / n, mw, vw, t)
+        db, mb, vb = _np_adam(E.mean(axis=0), mb, vb, t)
+        W -= lr * dw
+        b -= lr * db
+    return W, b
+
+
+def np_adam_sweep(w0, lr, steps, *, x=1.0, target=0.0):
+    """The MSE sweep with Adam, every (w0, lr) at once (no checks)."""
+    W = np.repeat(w0[:, None], lr.size, axis=1)
+    mu, nu = np.zeros_like(W), np.zeros_like(W)
+    for t in range(steps):
+        d, mu, nu = _np_adam(2 * (W * x - target) * x, mu, nu, t)
+        W = W - lr[None, :] * d
+    return W
+
+
 NUMPY_BASELINES = {
     "fit_batched": np_fit_batched,
     "sgd_batched": np_sgd_batched,
+    "adam_fit_batched": np_adam_fit_batched,
+    "adam_sweep": np_adam_sweep,
     "logistic_vg": np_logistic_vg,
     "sigmoid_vg": np_sigmoid_vg,
     "mse_vg": np_mse_vg,
@@ -202,3 +235,70 @@ def jax_sgd(steps, batch, seed=0):
         return lax.fori_loop(0, steps, body, (jnp.zeros((D, K)), jnp.zeros(K)))
 
     return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
+
+
+def jax_optax_fit(steps, method="adam"):
+    """Batched logistic regression with optax's ``method``, a learning rate per model, ``steps`` full-batch steps.
+
+    ``optax.inject_hyperparams`` makes the learning rate state, here a (K,) array that
+    broadcasts over the models' columns, so every model takes its own rate in one
+    batched GEMM a step; ``jit`` + ``lax.fori_loop``.  No costs (the ``record_every=0`` work).
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from jax import lax
+
+    @jax.jit
+    def run(X, y, lr):
+        n, D = X.shape
+        K = lr.shape[0]
+        opt = optax.inject_hyperparams(getattr(optax, method))(learning_rate=lr)
+        params = (jnp.zeros((D, K)), jnp.zeros(K))
+
+        def body(_, carry):
+            params, state = carry
+            W, b = params
+            E = jax.nn.sigmoid(X @ W + b) - y[:, None]
+            grads = ((X.T @ E) / n, E.mean(axis=0))
+            updates, state = opt.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        return lax.fori_loop(0, steps, body, (params, opt.init(params)))[0]
+
+    return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
+
+
+def jax_optax_sweep(steps, x, target, method="adam"):
+    """The MSE sweep with optax's ``method``: ``vmap`` over the w0 x lr grid of a ``fori_loop`` per run, ``jit``."""
+    import jax
+    import optax
+    from jax import lax
+
+    @jax.jit
+    def run(w0, lr):
+        def one(w, rate):
+            opt = optax.inject_hyperparams(getattr(optax, method))(learning_rate=rate)
+
+            def body(_, carry):
+                w, state = carry
+                g = 2 * (w * x - target) * x
+                upd, state = opt.update(g, state, w)
+                return w + upd, state
+
+            return lax.fori_loop(0, steps, body, (w, opt.init(w)))[0]
+
+        return jax.vmap(jax.vmap(one, (None, 0)), (0, None))(w0, lr)
+
+    return lambda w0, lr: jax.block_until_ready(run(w0, lr))
+
+
+def have_optax():
+    """True where optax (and JAX) are importable."""
+    if not have_jax():
+        return False
+    try:
+        import optax  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -174,11 +174,11 @@ def _update_live(
             dvec[a] = g[a]
         _precondition(opt, loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt)
         ok = True
-        t = n_steps[m]
         rate = lr[m] if lr_sched is None else lr[m] * const(lr[m], mult)
+        c0, c1 = fx.prepare(opt, hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], n_steps[m])  # once a model and step
         for a in range(A):
             d, q0, q1 = fx.update(
-                opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], t
+                opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], c0, c1
             )
             wn[a] = W[m, a] - rate * d
             sn0[a] = q0

@@ -117,21 +117,52 @@ def _make_generic(index, part):
 value, grad, hess, value_and_grad = (_make_generic(i, part) for i, part in enumerate(PARTS))
 
 
-def update(opt, g, w, s0, s1, h0, h1, h2, h3, t):
+def update(opt, g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """The optimizer ``opt``'s update of one coefficient: (direction, s0, s1); see ``_optim``."""
-    return _optim.OPTIMIZERS[opt.name][0](g, w, s0, s1, h0, h1, h2, h3, t)
+    return _optim.OPTIMIZERS[opt.name][0](g, w, s0, s1, h0, h1, h2, h3, c0, c1)
 
 
 @overload(update, inline="always")
-def _ov_update(opt, g, w, s0, s1, h0, h1, h2, h3, t):
+def _ov_update(opt, g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     if not _is_kind(opt, "optimizer"):
         return None
     fn = _optim.OPTIMIZERS[opt.formula_name][0]
 
-    def impl(opt, g, w, s0, s1, h0, h1, h2, h3, t):
-        return fn(g, w, s0, s1, h0, h1, h2, h3, t)
+    def impl(opt, g, w, s0, s1, h0, h1, h2, h3, c0, c1):
+        return fn(g, w, s0, s1, h0, h1, h2, h3, c0, c1)
 
     return impl
+
+
+def prepare(opt, h0, h1, h2, h3, t):
+    """The optimizer ``opt``'s constants of update ``t`` (``t`` taken before), shared by a model: (c0, c1)."""
+    return _optim.OPTIMIZERS[opt.name][2](h0, h1, h2, h3, t)
+
+
+@overload(prepare, inline="always")
+def _ov_prepare(opt, h0, h1, h2, h3, t):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    fn = _optim.OPTIMIZERS[opt.formula_name][2]
+
+    def impl(opt, h0, h1, h2, h3, t):
+        return fn(h0, h1, h2, h3, t)
+
+    return impl
+
+
+def prepares(opt):
+    """True for optimizers with step constants (``prepare`` is not zeros), a compile-time constant."""
+    return _optim.PREPARES[opt.name]
+
+
+@overload(prepares, inline="always")
+def _ov_prepares(opt):
+    if not _is_kind(opt, "optimizer"):
+        return None
+    if _optim.PREPARES[opt.formula_name]:
+        return lambda opt: True
+    return lambda opt: False
 
 
 def init(opt, h0, h1, h2, h3):

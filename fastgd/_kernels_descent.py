@@ -54,16 +54,35 @@ def chain_grad_hess(loss, act, w, x, t):
 
 
 @jit_formula
-def step(loss, act, opt, w, s0, s1, rate, x, t, h0, h1, h2, h3, n, min_curv):
-    """Update ``n`` (``n`` taken before) of one run: (gradient at w, new w, new state); fit's rules, from ``_optim``."""
+def step(loss, act, opt, w, s0, s1, rate, x, t, h0, h1, h2, h3, c0, c1, min_curv):
+    """One update of one run, step constants c0, c1: (gradient at w, new w, new state); fit's rules, from ``_optim``."""
     if fx.uses_hessian(opt):
         g, h = chain_grad_hess(loss, act, w, x, t)
         p = optim.newton_direction(g, h, min_curv)  # a gd step where the curvature is not safely positive
     else:
         g = chain_grad(loss, act, w, x, t)
         p = g
-    d, q0, q1 = fx.update(opt, p, w, s0, s1, h0, h1, h2, h3, n)
+    d, q0, q1 = fx.update(opt, p, w, s0, s1, h0, h1, h2, h3, c0, c1)
     return g, w - rate * d, q0, q1
+
+
+@jit_formula
+def _consts(opt, cst, grp, k, j, zero):
+    """The optimizer's constants at step j of the chunk for column k (zeros where it has none)."""
+    if fx.prepares(opt):
+        if grp is None:  # one group: the same constants for every column, no gather in the k loop
+            return cst[0, j, 0], cst[1, j, 0]
+        return cst[0, j, grp[k]], cst[1, j, grp[k]]
+    return zero, zero
+
+
+@jit_helper
+def _fill_consts(opt, hpg, done, n, cst):
+    """cst[:, j, q] <- the step constants of update done + j for hyperparameter group q (hpg[:, q])."""
+    if fx.prepares(opt):
+        for j in range(n):
+            for q in range(hpg.shape[1]):
+                cst[0, j, q], cst[1, j, q] = fx.prepare(opt, hpg[0, q], hpg[1, q], hpg[2, q], hpg[3, q], done + j)
 
 
 @jit_formula
@@ -73,11 +92,12 @@ def _rate(lr, mult, j):
 
 
 @jit_helper
-def _replay(loss, act, opt, w, s0, s1, lr, mult, x, t, hp, k, n0, min_curv, n, tol, bound):
+def _replay(loss, act, opt, w, s0, s1, lr, mult, x, t, hp, k, cst, grp, min_curv, n, tol, bound):
     """Run one live run ``n`` steps with full checks: (w, s0, s1, steps taken, status)."""
     for j in range(n):
+        c0, c1 = _consts(opt, cst, grp, k, j, lr * 0)
         g, wn, q0, q1 = step(
-            loss, act, opt, w, s0, s1, _rate(lr, mult, j), x, t, hp[0, k], hp[1, k], hp[2, k], hp[3, k], n0 + j, min_curv
+            loss, act, opt, w, s0, s1, _rate(lr, mult, j), x, t, hp[0, k], hp[1, k], hp[2, k], hp[3, k], c0, c1, min_curv
         )
         if tol is not None and abs(g) <= tol:
             return w, s0, s1, j, CONVERGED
@@ -88,8 +108,8 @@ def _replay(loss, act, opt, w, s0, s1, lr, mult, x, t, hp, k, n0, min_curv, n, t
 
 
 @jit_formula
-def _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j0, x, t, hp, n0, min_curv, n, tol, gmin, wsq):
-    """``n`` steps (a literal) of every run of a row: steps j0 .. j0 + n - 1 of the chunk, updates n0 + j0 ...
+def _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j0, x, t, hp, cst, grp, min_curv, n, tol, gmin, wsq):
+    """``n`` steps (a literal) of every run of a row: steps j0 .. j0 + n - 1 of the chunk.
 
     The k loop vectorizes and each weight stays in a register for its n steps.
     """
@@ -97,8 +117,9 @@ def _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j0, x, t, hp, n0, min_c
         w, a, b, gm, ws = wl[k], s0[k], s1[k], gmin[k], wsq[k]
         h0, h1, h2, h3 = hp[0, k], hp[1, k], hp[2, k], hp[3, k]
         for j in range(n):
+            c0, c1 = _consts(opt, cst, grp, k, j0 + j, h0 * 0)
             g, w, a, b = step(
-                loss, act, opt, w, a, b, _rate(lr_eff[k], mult, j0 + j), x, t, h0, h1, h2, h3, n0 + j0 + j, min_curv
+                loss, act, opt, w, a, b, _rate(lr_eff[k], mult, j0 + j), x, t, h0, h1, h2, h3, c0, c1, min_curv
             )
             if tol is not None:
                 ag = abs(g)
@@ -117,7 +138,7 @@ UNROLL = 4  # steps per pass over a row for a cheap step (no activation, plain o
 
 
 @jit_helper
-def _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, n0, min_curv, n, tol, gmin, wsq):
+def _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, cst, grp, min_curv, n, tol, gmin, wsq):
     """``n`` unchecked steps of every run of a row; frozen runs have lr_eff = 0.
 
     Without an activation a gd or momentum step is a few flops, and loading and
@@ -128,12 +149,14 @@ def _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, n0, min_cur
     """
     if act is None and fx.unrolls(opt):
         for p in range(n // UNROLL):
-            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, p * UNROLL, x, t, hp, n0, min_curv, UNROLL, tol, gmin, wsq)
+            _sweep_row(
+                loss, act, opt, wl, s0, s1, lr_eff, mult, p * UNROLL, x, t, hp, cst, grp, min_curv, UNROLL, tol, gmin, wsq
+            )
         for j in range(n - n % UNROLL, n):
-            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, n0, min_curv, 1, tol, gmin, wsq)
+            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, cst, grp, min_curv, 1, tol, gmin, wsq)
     else:
         for j in range(n):
-            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, n0, min_curv, 1, tol, gmin, wsq)
+            _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, cst, grp, min_curv, 1, tol, gmin, wsq)
 
 
 @jit_helper
@@ -166,6 +189,8 @@ def _descend_row(
     tol,
     bound,
     hp,
+    hpg,
+    grp,
     min_curv,
     record_every,
     wo,
@@ -177,6 +202,7 @@ def _descend_row(
     scratch,
     flag,
     mult_buf,
+    cst,
 ):
     """All steps of row i: every column (lr and hyperparameters) with the initial weight w0."""
     K = lr.size
@@ -207,13 +233,17 @@ def _descend_row(
         if record_every > 0:
             n = min(n, record_every - done % record_every)
         _fill_multipliers(lr_sched, done, n, mult_buf)
+        _fill_consts(opt, hpg, done, n, cst)  # once a step for each group of columns, not once a run
         for k in range(K):
             w_start[k] = wl[k]
             s0_start[k] = s0[k]
             s1_start[k] = s1[k]
             gmin[k] = np.inf
             wsq[k] = 0
-        _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, done, min_curv, n, tol, gmin, wsq)
+        if fx.prepares(opt) and hpg.shape[1] == 1:
+            _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, cst, None, min_curv, n, tol, gmin, wsq)
+        else:
+            _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, cst, grp, min_curv, n, tol, gmin, wsq)
         # branch-free pass: flag live runs with an event, count the others' steps
         events = 0
         for k in range(K):
@@ -228,7 +258,7 @@ def _descend_row(
             for k in range(K):
                 if flag[k]:
                     wk, a, b, taken, st = _replay(
-                        loss, act, opt, w_start[k], s0_start[k], s1_start[k], lr[k], mult, x, t, hp, k, done,
+                        loss, act, opt, w_start[k], s0_start[k], s1_start[k], lr[k], mult, x, t, hp, k, cst, grp,
                         min_curv, n, tol, bound,
                     )  # fmt: skip
                     wl[k] = wk
@@ -264,6 +294,8 @@ def descend_rows(
     tol,
     bound,
     hp,
+    hpg,
+    grp,
     min_curv,
     nblocks,
     row0,
@@ -278,8 +310,9 @@ def descend_rows(
 ):
     """Run rows ``row0 <= i < row1`` of the grid; outputs are (M, K) arrays.
 
-    ``hp`` (N_HYPER, K) holds each column's hyperparameters, ``lr_sched`` the
-    schedule (or None).  Rows go to threads in ``nblocks`` blocks, each block with
+    ``hp`` (N_HYPER, K) holds each column's hyperparameters, ``hpg`` (N_HYPER, G)
+    their distinct values and ``grp`` (K,) each column's group in it (the step
+    constants are computed per group); ``lr_sched`` is the schedule (or None).  Rows go to threads in ``nblocks`` blocks, each block with
     its own scratch rows; block b counts its finished rows in ``rows_done[b]`` (read
     by the progress bar).  Rows are independent, so calling it for consecutive row
     ranges gives the same bits.
@@ -290,6 +323,7 @@ def descend_rows(
         scratch = np.empty((9, K), dtype=w.dtype)
         flag = np.empty(K, dtype=np.bool_)
         mult_buf = np.empty(CHUNK, dtype=w.dtype)
+        cst = np.empty((2, CHUNK, hpg.shape[1]), dtype=w.dtype)
         for i in range(row0 + b * M // nblocks, row0 + (b + 1) * M // nblocks):
             wo = w[i]
             si = status[i]
@@ -306,6 +340,8 @@ def descend_rows(
                 tol,
                 bound,
                 hp,
+                hpg,
+                grp,
                 min_curv,
                 record_every,
                 wo,
@@ -317,6 +353,7 @@ def descend_rows(
                 scratch,
                 flag,
                 mult_buf,
+                cst,
             )
             for k in range(K):
                 # a bounded weight whose loss is not finite has diverged too

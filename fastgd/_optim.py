@@ -7,14 +7,19 @@ signature, so kernels specialise on the optimizer object the way they do on a
 ``Loss``::
 
     init(h0, h1, h2, h3) -> (s0, s1)
-    update(g, w, s0, s1, h0, h1, h2, h3, t) -> (d, s0, s1)
+    prepare(h0, h1, h2, h3, t) -> (c0, c1)
+    update(g, w, s0, s1, h0, h1, h2, h3, c0, c1) -> (d, s0, s1)
 
 ``s0, s1`` are the coefficient's two state slots (``init`` gives their start), ``h0..h3``
 the model's hyperparameters (``HYPERPARAMS`` names them, in order) and ``t`` the
-number of updates taken before this one.  The fit engine (``_engine``) and the
-descent kernel (``_kernels_descent``) both call these functions; a new optimizer is
-one update (and init, if its state does not start at zero) plus its entries in the
-tables at the end.
+number of updates taken before this one.  ``prepare`` gives the step's constants,
+shared by every coefficient of a model (optax derives them from its ``count``, like
+Adam's bias corrections): the engines compute them once per model and step, not
+once per coefficient, and the descent kernel once per step for every column with
+the same hyperparameters.  The fit engine (``_engine``) and the descent kernel
+(``_kernels_descent``) both call these functions; a new optimizer is one update
+(and init, prepare, where its state does not start at zero or it has step
+constants) plus its entries in the tables at the end.
 
 Newton's method is a gd update of a preconditioned gradient: ``newton_direction``
 (one weight) and ``newton_solve`` (a model's coefficients, by Cholesky) compute
@@ -41,20 +46,26 @@ def zero_init(h0, h1, h2, h3):
 
 
 @jit_formula
-def gd_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def no_prepare(h0, h1, h2, h3, t):
+    """Most optimizers have no step constants."""
+    return h0 * 0, h0 * 0
+
+
+@jit_formula
+def gd_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """Plain gradient descent: the direction is the gradient."""
     return g, s0, s1
 
 
 @jit_formula
-def momentum_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def momentum_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """Heavy ball (optax ``sgd(momentum)``): ``v <- momentum * v + g`` (s0 is v, h0 the momentum), direction ``v``."""
     d = h0 * s0 + g
     return d, d, s1
 
 
 @jit_formula
-def nesterov_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def nesterov_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """Nesterov (optax ``sgd(momentum, nesterov=True)``): ``v <- momentum * v + g``, direction ``g + momentum * v``."""
     v = h0 * s0 + g
     return h0 * v + g, v, s1
@@ -67,7 +78,7 @@ def adagrad_init(h0, h1, h2, h3):
 
 
 @jit_formula
-def adagrad_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def adagrad_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """AdaGrad (optax ``adagrad``): ``a <- a + g^2``, direction ``g / sqrt(a + eps)`` (0 where a = 0); h1 is eps."""
     a = g * g + s0
     d = g / np.sqrt(a + h1) if a > const(a, 0.0) else g * 0
@@ -75,32 +86,37 @@ def adagrad_update(g, w, s0, s1, h0, h1, h2, h3, t):
 
 
 @jit_formula
-def rmsprop_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def rmsprop_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """RMSProp (optax ``rmsprop``, eps in the root): ``nu <- decay nu + (1 - decay) g^2``, ``d = g / sqrt(nu + eps)``."""
     nu = (const(g, 1.0) - h0) * (g * g) + h0 * s0
     return g / np.sqrt(nu + h1), nu, s1
 
 
 @jit_formula
-def adam_update(g, w, s0, s1, h0, h1, h2, h3, t):
-    """Adam (optax ``adam``): moments ``mu`` (s0) and ``nu`` (s1), bias-corrected at update ``t + 1``.
+def adam_prepare(h0, h1, h2, h3, t):
+    """Adam's bias corrections at update ``t + 1``: ``1 / (1 - b1^(t+1))``, ``1 / (1 - b2^(t+1))``."""
+    one = const(h0, 1.0)
+    return one / (one - power(h0, t + 1)), one / (one - power(h1, t + 1))
+
+
+@jit_formula
+def adam_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
+    """Adam (optax ``adam``): moments ``mu`` (s0) and ``nu`` (s1), bias-corrected by ``c0, c1``.
 
     ``mu <- b1 mu + (1 - b1) g``, ``nu <- b2 nu + (1 - b2) g^2``,
     ``d = mu_hat / (sqrt(nu_hat) + eps)`` with ``mu_hat = mu / (1 - b1^(t+1))`` and
-    ``nu_hat = nu / (1 - b2^(t+1))``; h0, h1, h2 are b1, b2, eps.
+    ``nu_hat = nu / (1 - b2^(t+1))`` (``adam_prepare``); h0, h1, h2 are b1, b2, eps.
     """
     one = const(g, 1.0)
     mu = (one - h0) * g + h0 * s0
     nu = (one - h1) * (g * g) + h1 * s1
-    mu_hat = mu / (one - power(h0, t + 1))
-    nu_hat = nu / (one - power(h1, t + 1))
-    return mu_hat / (np.sqrt(nu_hat) + h2), mu, nu
+    return (mu * c0) / (np.sqrt(nu * c1) + h2), mu, nu
 
 
 @jit_formula
-def adamw_update(g, w, s0, s1, h0, h1, h2, h3, t):
+def adamw_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
     """AdamW (optax ``adamw``): Adam's direction plus the decoupled decay ``weight_decay * w`` (h3)."""
-    d, mu, nu = adam_update(g, w, s0, s1, h0, h1, h2, h3, t)
+    d, mu, nu = adam_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1)
     return d + h3 * w, mu, nu
 
 
@@ -143,16 +159,16 @@ def newton_solve(H, g, A):
     return True
 
 
-# name -> (update, init); Newton's direction comes from newton_solve, then a gd update
+# name -> (update, init, prepare); Newton's direction comes from newton_solve, then a gd update
 OPTIMIZERS = {
-    "gd": (gd_update, zero_init),
-    "momentum": (momentum_update, zero_init),
-    "nesterov": (nesterov_update, zero_init),
-    "adagrad": (adagrad_update, adagrad_init),
-    "rmsprop": (rmsprop_update, zero_init),
-    "adam": (adam_update, zero_init),
-    "adamw": (adamw_update, zero_init),
-    "newton": (gd_update, zero_init),
+    "gd": (gd_update, zero_init, no_prepare),
+    "momentum": (momentum_update, zero_init, no_prepare),
+    "nesterov": (nesterov_update, zero_init, no_prepare),
+    "adagrad": (adagrad_update, adagrad_init, no_prepare),
+    "rmsprop": (rmsprop_update, zero_init, no_prepare),
+    "adam": (adam_update, zero_init, adam_prepare),
+    "adamw": (adamw_update, zero_init, adam_prepare),
+    "newton": (gd_update, zero_init, no_prepare),
 }
 # each optimizer's hyperparameters, in the order the update receives them (h0, h1, ...)
 HYPERPARAMS = {
@@ -177,6 +193,7 @@ DEFAULTS = {
     "newton": {},
 }
 USES_HESSIAN = {name: name == "newton" for name in OPTIMIZERS}
+PREPARES = {name: fns[2] is not no_prepare for name, fns in OPTIMIZERS.items()}  # has step constants
 # updates of a few flops and no division: the descent kernel takes several a pass over a row
 CHEAP = {name: name in ("gd", "momentum", "nesterov", "newton") for name in OPTIMIZERS}
 N_HYPER = 4  # h0..h3

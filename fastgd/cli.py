@@ -23,11 +23,11 @@ import numpy as np
 from . import __version__, _progress, _results, datasets
 from . import _validation as v
 from .activations import ACTIVATION_NAMES, get_activation
-from .descent import METHODS as DESCENT_METHODS
 from .descent import descend
 from .fit import fit
 from .losses import LOSS_NAMES, get_loss
-from .optimizers import METHODS as FIT_METHODS
+from .optimizers import HYPERPARAMS, METHODS
+from .schedules import get_schedule
 
 RANGES = """\
 numbers: a single value (0.5), a comma list (0.01,0.1,1), or a range
@@ -36,7 +36,15 @@ start:stop:count:log for count values evenly spaced on a log scale (start, stop 
 Negative values may follow the option directly: --w0 -5:5:101.
 """
 TABLE_FORMATS = (".csv", ".parquet", ".npz")
-PLOTS = ("loss_curves", "activation_curves", "trajectory", "sweep_heatmap", "cost_curves", "vanishing_gradient")
+PLOTS = (
+    "loss_curves",
+    "activation_curves",
+    "trajectory",
+    "sweep_heatmap",
+    "cost_curves",
+    "vanishing_gradient",
+    "schedules",
+)
 
 
 class UsageError(Exception):
@@ -249,6 +257,7 @@ def _run_fit(args):
     loss = get_loss(args.loss)
     act = None if args.activation is None else get_activation(args.activation)
     lr = parse_numbers(args.lr, "--lr")
+    schedule, hyper = _optimizer_args(args)  # before the data is read: a typo costs nothing
     data = _load(args)
     if args.l2 is not None:
         l2 = parse_numbers(args.l2, "--l2")
@@ -270,7 +279,8 @@ def _run_fit(args):
         tol=args.tol,
         l2=l2,
         method=args.method,
-        momentum=args.momentum,
+        schedule=schedule,
+        **hyper,
         batch_size=args.batch_size,
         seed=args.seed,
         progress=_progress_on(args),
@@ -314,17 +324,26 @@ def cmd_fit(args):
         print(f"classes: {str(res.classes[0])!r} -> 0, {str(res.classes[1])!r} -> 1")
     grid = f"{res.lr_grid.size} learning rates"
     grid += f" x {res.l2_grid.size} L2 strengths" if res.l2_grid.size > 1 else f", l2 {res.l2_grid[0]:.3g}"
+    # hyperparameters that vary across the grid get a column; the others are named once
+    axes = [k for k, x in res.params.items() if k not in ("lr", "l2") and np.unique(x).size > 1]
+    fixed = [f"{k} {x[0]:g}" for k, x in res.params.items() if k not in ("lr", "l2") and k not in axes]
+    for k in axes:
+        grid += f" x {np.unique(res.params[k]).size} {k}"
+    method = args.method + (f" ({', '.join(fixed)})" if fixed else "")
     print(
-        f"{grid}, up to {args.steps} steps of {args.method}"
+        f"{grid}, up to {args.steps} steps of {method}"
+        f"{f', schedule {res.schedule!r}' if res.schedule is not None else ''}"
         f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.2f} s"
     )
     print()
     head = f"{'rank':>4} {'lr':>10}" + (f" {'l2':>9}" if res.l2_grid.size > 1 else "")
+    head += "".join(f" {k:>9}" for k in axes)
     head += f" {'final cost':>12} {'status':>10} {'steps':>6}" + (f" {'accuracy':>8}" if acc is not None else "")
     print(head)
     shown = order if args.top is None else order[: args.top]
     for rank, m in enumerate(shown, 1):
         line = f"{rank:>4} {res.lr[m]:>10.4g}" + (f" {res.l2[m]:>9.3g}" if res.l2_grid.size > 1 else "")
+        line += "".join(f" {res.params[k][m]:>9.4g}" for k in axes)
         line += f" {res.final_cost[m]:>12.6g} {status[m]:>10} {res.n_steps[m]:>6}"
         line += f" {acc[m]:>8.2%}" if acc is not None else ""
         print(line)
@@ -337,14 +356,14 @@ def cmd_fit(args):
     else:
         extra = f", training accuracy {acc[best]:.2%}" if acc is not None else ""
         l2 = f", l2 {res.l2[best]:g}" if res.l2_grid.size > 1 else ""
+        l2 += "".join(f", {k} {res.params[k][best]:g}" for k in axes)
         print(
             f"best learning rate: {res.lr[best]:g}{l2} (final cost {res.final_cost[best]:.6g}, "
             f"{status[best]} after {res.n_steps[best]} steps{extra})"
         )
     if out is not None:
         cols = {
-            "lr": res.lr,
-            "l2": res.l2,
+            **res.params,  # lr, l2 and every hyperparameter
             "final_cost": res.final_cost,
             "status": status,
             "n_steps": res.n_steps,
@@ -370,6 +389,7 @@ def cmd_fit(args):
 def _run_sweep(args):
     w0 = parse_numbers(args.w0, "--w0")
     lr = parse_numbers(args.lr, "--lr")
+    schedule, hyper = _optimizer_args(args)
     start = time.perf_counter()
     res = descend(
         args.loss,
@@ -380,7 +400,8 @@ def _run_sweep(args):
         x=args.x,
         activation=args.activation,
         method=args.method,
-        momentum=args.momentum,
+        schedule=schedule,
+        **hyper,
         tol=args.tol,
         progress=_progress_on(args),
     )
@@ -394,8 +415,11 @@ def cmd_sweep(args):
     res, seconds = _run_sweep(args)
     M, K = res.w.shape
     model = f"{res.loss_fn.name}({res.activation.name}({args.x:g} w), {args.target:g})"
+    axes = [k for k, x in res.params.items() if k != "lr" and np.unique(x).size > 1]
+    cols_of = "lr" if not axes else f"(lr x {' x '.join(axes)})"
     print(
-        f"fastgd sweep: {args.method} on {model}: {M} w0 x {K} lr = {M * K} runs, up to {args.steps} steps"
+        f"fastgd sweep: {args.method} on {model}: {M} w0 x {K} {cols_of} = {M * K} runs, up to {args.steps} steps"
+        f"{f', schedule {res.schedule!r}' if res.schedule is not None else ''}"
         f"{f', tol {args.tol:g}' if args.tol is not None else ''}: {seconds:.3f} s"
     )
     running = ~res.converged & ~res.diverged
@@ -403,13 +427,14 @@ def cmd_sweep(args):
         f"converged {res.converged.mean():.1%}, diverged {res.diverged.mean():.1%}, still moving {running.mean():.1%}"
     )
     print()
-    print(f"{'lr':>10} {'converged':>10} {'diverged':>9} {'median steps':>13} {'median loss':>12}")
+    print(f"{'lr':>10}" + "".join(f" {k:>9}" for k in axes) + f" {'converged':>10} {'diverged':>9} {'median steps':>13} {'median loss':>12}")
     for k in np.unique(np.linspace(0, K - 1, min(K, 10)).astype(int)):
         conv = res.converged[:, k]
         med = f"{np.median(res.n_steps[conv, k]):.0f}" if conv.any() else "-"
         ok = ~res.diverged[:, k]
         loss = f"{np.median(res.loss[ok, k]):.4g}" if ok.any() else "-"
-        print(f"{res.lr[k]:>10.4g} {conv.mean():>10.1%} {res.diverged[:, k].mean():>9.1%} {med:>13} {loss:>12}")
+        hp = "".join(f" {res.params[a][k]:>9.4g}" for a in axes)
+        print(f"{res.lr[k]:>10.4g}{hp} {conv.mean():>10.1%} {res.diverged[:, k].mean():>9.1%} {med:>13} {loss:>12}")
     if res.activation.name in ("sigmoid", "tanh"):
         print(
             f"(|dloss/dw| <= tol also holds far from the minimum, in {res.activation.name}'s flat tails where a "
@@ -421,7 +446,7 @@ def cmd_sweep(args):
         print("every run diverged: lower the learning rates (--lr)")
     else:
         print(
-            f"best run: w0={best['w0']:g}, lr={best['lr']:g}: loss {best['loss']:.6g} at w={best['w']:.6g} "
+            f"best run: w0={best['w0']:g}, lr={best['lr']:g}{''.join(f', {a}={best[a]:g}' for a in axes)}: loss {best['loss']:.6g} at w={best['w']:.6g} "
             f"after {best['n_steps']} steps"
         )
     if out is not None:
@@ -429,6 +454,7 @@ def cmd_sweep(args):
         cols = {
             "w0": W0,
             "lr": LR,
+            **{k: np.broadcast_to(x, W0.shape) for k, x in res.params.items() if k != "lr"},
             "w": res.w,
             "loss": res.loss,
             "grad": res.grad,
@@ -525,6 +551,26 @@ def bench_cases(size):
             },
         )
     )
+    side_adam = max(2, side // 4)  # Adam's step costs about ten gd steps
+    w0a, lra = np.linspace(-5, 5, side_adam), np.geomspace(1e-4, 0.45, side_adam)
+    cases.append(
+        (
+            f"adam fit n={n_fit} D=32 K=16 20 steps",
+            {
+                "numpy": lambda: base.np_adam_fit_batched(X, yf, lr_fit, 20),
+                "fastgd": lambda: fit(X, yf, lr_fit, steps=20, method="adam", record_every=0),
+            },
+        )
+    )
+    cases.append(
+        (
+            f"adam sweep mse {side_adam}x{side_adam}x100",
+            {
+                "numpy": lambda: base.np_adam_sweep(w0a, lra, 100, target=0.2),
+                "fastgd": lambda: descend("mse", w0a, lra, steps=100, target=0.2, method="adam").w,
+            },
+        )
+    )
     if have_jax:
         import jax.numpy as jnp
 
@@ -536,7 +582,10 @@ def bench_cases(size):
         peers.append((base.jax_fit(20), (Xj, yfj, lrfj)))
         peers.append((base.jax_fit(20, with_cost=True), (Xj, yfj, lrfj)))
         peers.append((base.jax_sgd(500, 64), (Xj, yfj, lrfj)))
-        for (_, impls), (f, inputs) in zip(cases, peers, strict=True):
+        if base.have_optax():  # the Adam rows' peers: JAX + optax
+            peers.append((base.jax_optax_fit(20, "adam"), (Xj, yfj, lrfj)))
+            peers.append((base.jax_optax_sweep(100, 1.0, 0.2, "adam"), (jnp.asarray(w0a), jnp.asarray(lra))))
+        for (_, impls), (f, inputs) in zip(cases, peers):
             impls["jax"] = partial(f, *inputs)
     return cases
 
@@ -565,8 +614,10 @@ def cmd_bench(args):
     for name, impls in cases:
         t = {impl: _median_seconds(fn, repeat) for impl, fn in impls.items()}
         line = f"{name:<44} {t['numpy'] * 1e3:>10.3g} {t['fastgd'] * 1e3:>10.3g} {t['numpy'] / t['fastgd']:>8.3g}x"
-        if have_jax:
+        if have_jax and "jax" in t:
             line += f" {t['jax'] * 1e3:>9.3g} {t['jax'] / t['fastgd']:>6.3g}x"
+        elif have_jax:
+            line += f" {'-':>9} {'-':>7}  (optax not installed)"
         print(line, flush=True)
     print()
     print("ratios above 1 mean fastgd is faster; the timed suite is `nox -s bench` (docs/benchmarks.md)")
@@ -600,6 +651,9 @@ def cmd_plot(args):
         )
     elif args.name == "sweep_heatmap":
         fig = plots.sweep_heatmap(_run_sweep(args)[0])
+    elif args.name == "schedules":
+        items = None if args.schedules is None else [s for s in args.schedules.split(";") if s.strip()]
+        fig = plots.schedules(items, steps=args.steps)
     else:
         fig = plots.cost_curves(_run_fit(args)[1])
     _save_figure(path, fig)
@@ -649,6 +703,32 @@ def _common(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_optimizer_options(p):
+    p.add_argument("--method", default="gd", choices=METHODS, help="optimizer (default gd; see fastgd.optimizers)")
+    p.add_argument(
+        "--schedule",
+        help="learning-rate multiplier NAME[:ARG,...], e.g. cosine:500, warmup_cosine:100,1000, "
+        "step:100/200,0.5/0.1 (default none; see fastgd.schedules)",
+    )
+    for name in HYPERPARAMS:
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            help=f"the optimizer's {name}: a number, a comma list or a range, a grid axis (default: optax's)",
+        )
+
+
+def _optimizer_args(args):
+    """The schedule and the hyperparameters given on the command line (as grid axes)."""
+    schedule = get_schedule(args.schedule)
+    hyper = {}
+    for name in HYPERPARAMS:
+        text = getattr(args, name)
+        if text is not None:
+            hyper[name] = parse_numbers(text, f"--{name.replace('_', '-')}")
+    return schedule, hyper
+
+
 def _add_fit_options(p, *, outputs=True):
     p.add_argument("data", nargs="?", help="CSV file with a header row (default: the embedded breast-cancer data)")
     p.add_argument("--target", help="target column (default: the last column; 'diagnosis' for the default data)")
@@ -662,8 +742,7 @@ def _add_fit_options(p, *, outputs=True):
         "scikit-learn's C=1; 0 otherwise)",
     )
     p.add_argument("--steps", type=int, default=500, help="maximum steps (default 500)")
-    p.add_argument("--method", default="gd", choices=FIT_METHODS, help="update rule (default gd)")
-    p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball coefficient (default 0.9)")
+    _add_optimizer_options(p)
     p.add_argument("--tol", type=float, default=1e-4, help="stop a model at gradient norm <= tol (default 1e-4)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
     p.add_argument("--seed", type=int, help="seed of the mini-batch shuffle")
@@ -688,8 +767,7 @@ def _add_sweep_options(p, *, outputs=True):
     p.add_argument("--steps", type=int, default=100, help="maximum steps (default 100)")
     p.add_argument("--x", type=float, default=1.0, help="the input: u = w * x (default 1)")
     p.add_argument("--target", type=float, default=0.0, help="the target (default 0)")
-    p.add_argument("--method", default="gd", choices=tuple(DESCENT_METHODS), help="update rule (default gd)")
-    p.add_argument("--momentum", type=float, default=0.9, help="heavy-ball coefficient (default 0.9)")
+    _add_optimizer_options(p)
     p.add_argument("--tol", type=float, default=1e-6, help="a run converges at |dloss/dw| <= tol (default 1e-6)")
     if outputs:
         p.add_argument("--out", help="write one row per run to .csv, .parquet or .npz")
@@ -755,9 +833,14 @@ def build_parser():
             q.add_argument("--steps", type=int, default=12)
             q.add_argument("--x", type=float, default=1.0)
             q.add_argument("--target", type=float, default=0.0)
-            q.add_argument("--method", default="gd", choices=tuple(DESCENT_METHODS))
+            q.add_argument("--method", default="gd", choices=METHODS)
         elif name == "sweep_heatmap":
             _add_sweep_options(q, outputs=False)
+        elif name == "schedules":
+            q.add_argument(
+                "--schedules", help="semicolon list of schedules, e.g. 'cosine:500;step:100,0.5' (default: one of each)"
+            )
+            q.add_argument("--steps", type=int, default=1000, help="steps drawn (default 1000)")
         elif name == "cost_curves":
             _add_fit_options(q, outputs=False)
         if name not in ("sweep_heatmap", "cost_curves"):  # those two have the engines' options, --quiet included
@@ -776,12 +859,15 @@ def _plot_help(name):
         "sweep_heatmap": "steps to converge over a w0 x lr sweep, diverged runs marked",
         "cost_curves": "cost against step for every model of a fit, the best highlighted",
         "vanishing_gradient": "the product of activation derivatives through a chain of layers",
+        "schedules": "every learning-rate schedule's multiplier over the same steps",
     }[name]
 
 
 # options whose value may start with a minus sign ("--w0 -5:5:101"), which argparse
 # would otherwise take for an option of its own
-_SIGNED = ("--w0", "--lr", "--l2", "--x", "--target", "--z0", "--weight", "--tol", "--momentum")
+_SIGNED = ("--w0", "--lr", "--l2", "--x", "--target", "--z0", "--weight", "--tol") + tuple(
+    f"--{name.replace('_', '-')}" for name in HYPERPARAMS
+)
 
 
 def _join_signed(argv):

@@ -294,6 +294,10 @@ def descend(
     hp = np.zeros((N_HYPER, lr_cols.size), dtype)  # each column's hyperparameters, in the optimizer's order
     for j, (name, _) in enumerate(hp_axes):
         hp[j] = params[name]
+    # the distinct hyperparameter columns: the optimizer's step constants are computed once per group
+    hpg, grp = np.unique(hp.T, axis=0, return_inverse=True) if hp.size else (np.zeros((1, N_HYPER), dtype), None)
+    hpg = np.ascontiguousarray(hpg.T)
+    grp = np.zeros(hp.shape[1], np.int64) if grp is None else np.ascontiguousarray(grp.reshape(-1), np.int64)
     M, K = w0_arr.size, lr_cols.size
     shape = (M, K)
     # w, its loss and gradient (on demand), n_steps and status for every run
@@ -345,6 +349,8 @@ def descend(
             tol_arg,
             c(bound),
             hp,
+            hpg,
+            grp,
             c(min_curv),
             nblocks,
             row0,

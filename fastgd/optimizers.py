@@ -146,7 +146,9 @@ def hyperparameter_grid(opt, given, dtype):
             )
         cast = v.in_dtype(arr, dtype, name)
         if not hi_in and (cast >= hi).any():  # b2 = 0.99999999 is 1 in float32: no bias correction left
-            raise ValueError(f"{name} must be below {hi:g}; {arr[np.argmax(cast >= hi)]!r} rounds to {hi:g} in {dtype}.")
+            raise ValueError(
+                f"{name} must be below {hi:g}; {arr[np.argmax(cast >= hi)].item()!r} rounds to {hi:g} in {dtype}."
+            )
         grids.append((name, cast))
     return grids
 

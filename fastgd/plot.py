@@ -13,6 +13,7 @@ from .activations import get_activation
 from .descent import DescentResult, descend
 from .fit import FitResult
 from .losses import get_loss
+from .schedules import Schedule, get_schedule
 
 try:
     from matplotlib import colormaps
@@ -373,4 +374,64 @@ def vanishing_gradient(depth=20, activations=("sigmoid", "relu"), *, z0=0.5, wei
     return fig
 
 
-__all__ = ["activation_curves", "cost_curves", "loss_curves", "sweep_heatmap", "trajectory", "vanishing_gradient"]
+def _default_schedules(steps):
+    warm = max(1, steps // 10)
+    return [
+        "constant",
+        f"exponential:0.5,{max(1, steps // 4)}",
+        f"exponential:0.5,{max(1, steps // 4)},staircase=true",
+        f"cosine:{steps}",
+        f"warmup_cosine:{warm},{max(warm + 1, steps)}",
+        f"linear:0.1,{steps}",
+        f"step:{max(1, steps // 3)}/{max(2, 2 * steps // 3)},0.5/0.2",
+        "inverse_time",
+    ]
+
+
+def schedules(schedules=None, *, steps=1000):
+    """Every learning-rate schedule's multiplier over the same steps (the rate is ``lr * schedule(t)``).
+
+    Parameters
+    ----------
+    schedules : sequence of Schedule or str, optional
+        Schedules of :mod:`fastgd.schedules` or their CLI syntax (``"cosine:500"``); the
+        default draws one of each kind, scaled to ``steps``.
+    steps : int
+        The steps drawn, ``t = 0 .. steps`` (1 to 10**7).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes, one line per schedule, labelled with its arguments.
+
+    Examples
+    --------
+    >>> from fastgd import plot
+    >>> fig = plot.schedules(steps=200)
+    >>> len(fig.axes[0].lines)
+    8
+    """
+    steps = v.integer(steps, "steps", minimum=1, maximum=10**7)
+    items = _default_schedules(steps) if schedules is None else _names(schedules, "schedules")
+    scheds = [s if isinstance(s, Schedule) else get_schedule(s) for s in items]
+    t = np.unique(np.linspace(0, steps, min(steps + 1, 2001)).astype(np.int64))
+    fig = Figure(figsize=(8, 4.5 + 0.2 * len(scheds)), layout="constrained")
+    ax = fig.subplots()
+    for i, sched in enumerate(scheds):
+        ax.plot(t, sched(t), color=f"C{i % 10}", label=repr(sched))
+    ax.set_xlabel("step t (updates taken before)")
+    ax.set_ylabel("learning-rate multiplier")
+    ax.set_title("Learning-rate schedules: model k's rate at step t is lr[k] * schedule(t)", fontsize=10)
+    fig.legend(loc="outside lower center", fontsize=7)  # below the curves: long labels
+    return fig
+
+
+__all__ = [
+    "activation_curves",
+    "cost_curves",
+    "loss_curves",
+    "schedules",
+    "sweep_heatmap",
+    "trajectory",
+    "vanishing_gradient",
+]

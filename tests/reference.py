@@ -132,6 +132,8 @@ def descend(
     x=1.0,
     method="gd",
     momentum=0.9,
+    hyper=None,
+    schedule=None,
     tol=None,
     bound=None,
     min_curv=1e-12,
@@ -141,13 +143,16 @@ def descend(
 ):
     """Plain NumPy loop over the grid, one step at a time, every run checked every step.
 
-    Derivatives by the chain rule from the float64 references above.
+    Derivatives by the chain rule from the float64 references above; the update is
+    ``optimizer_update`` (optax's definitions) with ``hyper`` (None: optax's defaults,
+    ``momentum`` for the heavy ball) and the rate ``lr * schedule(t)``.
     """
     w0 = np.asarray(w0, dtype=float).reshape(-1)
     lr = np.asarray(lr, dtype=float).reshape(-1)
     bound = np.finfo(float).max ** 0.25 if bound is None else bound
     W = np.repeat(w0[:, None], lr.size, axis=1)
-    V = np.zeros_like(W)
+    hyper = _hyper(method, momentum, hyper)
+    state = optimizer_init(method, W.shape, hyper)
     LR = np.broadcast_to(lr, W.shape)
     n = np.zeros(W.shape, dtype=np.int64)
     status = np.zeros(W.shape, dtype=np.int8)  # 0 running, 1 converged, 2 diverged
@@ -168,13 +173,9 @@ def descend(
     for s in range(steps):
         g, h = parts(W)
         with np.errstate(all="ignore"):
-            if method == "newton":
-                d = np.where(h > min_curv, g / h, g)
-            elif method == "momentum":
-                d = momentum * V + g
-            else:
-                d = g
-            Wn = W - LR * d
+            p = np.where(h > min_curv, g / h, g) if method == "newton" else g
+            d, new_state = optimizer_update(method, p, W, state, hyper, s)
+            Wn = W - LR * (1.0 if schedule is None else schedule(s)) * d
         live = status == 0
         conv = live & (np.abs(g) <= tol) if tol is not None else np.zeros_like(live)
         bad = live & ~conv & ~(np.abs(Wn) <= bound)
@@ -182,7 +183,7 @@ def descend(
         status[conv] = 1
         status[bad] = 2
         W = np.where(take, Wn, W)
-        V = np.where(take, d, V)
+        state = tuple(np.where(take, q, old) for q, old in zip(new_state, state))
         n += take
         if record_every and (s + 1) % record_every == 0:
             hist_w.append(W.copy())
@@ -251,6 +252,8 @@ def fit(
     act_name="identity",
     method="gd",
     momentum=0.9,
+    hyper=None,
+    schedule=None,
     fit_intercept=True,
     batches=None,
     loss_param=0.0,
@@ -258,12 +261,15 @@ def fit(
     """Plain NumPy loop, one model per (lr, l2) pair (lr-major), every model on its own.
 
     Cost = mean loss + l2/2 ||w||^2; Newton solves the exact Hessian with np.linalg.solve.
-    ``batches``: the row indices of each step (None: all rows).
+    ``batches``: the row indices of each step (None: all rows).  The update of the
+    coefficients and intercept together is ``optimizer_update`` with ``hyper`` (None:
+    optax's defaults, ``momentum`` for the heavy ball), at the rate ``lr * schedule(t)``.
     """
     X = np.asarray(X, dtype=float)
     n, D = X.shape
     models = [(a, c) for a in np.atleast_1d(lr) for c in np.atleast_1d(l2)]
     coef, inter, hist = [], [], []
+    hyper = _hyper(method, momentum, hyper)
 
     def parts(w, b, rows):
         z = X[rows] @ w + b
@@ -273,7 +279,7 @@ def fit(
 
     for rate, lam in models:
         w, b = np.zeros(D), 0.0
-        vw, vb = np.zeros(D), 0.0
+        state = optimizer_init(method, D + 1, hyper)
         costs = []
         for s in range(steps + 1):
             rows = np.arange(n) if batches is None else batches[s]
@@ -289,14 +295,98 @@ def fit(
                 H = Xt.T @ (curv[:, None] * Xt) / m
                 H[:D, :D] += lam * np.eye(D)
                 d = np.linalg.solve(H, np.append(gw, gb) if fit_intercept else gw)
-                dw, db = d[:D], (d[D] if fit_intercept else 0.0)
-            elif method == "momentum":
-                vw, vb = momentum * vw + gw, momentum * vb + gb
-                dw, db = vw, vb
+                pw, pb = d[:D], (d[D] if fit_intercept else 0.0)
             else:
-                dw, db = gw, gb
-            w, b = w - rate * dw, b - rate * db
+                pw, pb = gw, gb
+            d, state = optimizer_update(method, np.append(pw, pb), np.append(w, b), state, hyper, s)
+            step = rate * (1.0 if schedule is None else schedule(s)) * d
+            w, b = w - step[:D], b - step[D]
         coef.append(w)
         inter.append(b)
         hist.append(costs)
     return np.array(coef), np.array(inter), np.array(hist)
+
+
+# ------------------------------------------------------------- optimizers and schedules
+# optax 0.2's definitions, transcribed from its source (optax/_src/alias.py,
+# transform.py, schedules/_schedule.py) into plain NumPy: scale_by_adam,
+# scale_by_rms(eps_in_sqrt=True), scale_by_rss, trace(nesterov), add_decayed_weights.
+OPTAX_DEFAULTS = {
+    "gd": {},
+    "newton": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9},
+    "adagrad": {"initial_accumulator_value": 0.1, "eps": 1e-7},
+    "rmsprop": {"decay": 0.9, "eps": 1e-8},
+    "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-8},
+    "adamw": {"b1": 0.9, "b2": 0.999, "eps": 1e-8, "weight_decay": 1e-4},
+}
+
+
+def _hyper(method, momentum, hyper):
+    out = dict(OPTAX_DEFAULTS[method])
+    if method == "momentum":
+        out["momentum"] = momentum
+    out.update(hyper or {})
+    return out
+
+
+def optimizer_init(method, shape, h):
+    """The optimizer's state (two arrays of ``shape``)."""
+    if method == "adagrad":
+        return np.full(shape, float(h["initial_accumulator_value"])), np.zeros(shape)
+    return np.zeros(shape), np.zeros(shape)
+
+
+def optimizer_update(method, g, w, state, h, count):
+    """(direction d, new state): the update is ``w - lr_t * d``; ``count`` updates came before."""
+    a, b = state
+    if method in ("momentum", "nesterov"):
+        v = g + h["momentum"] * a  # optax trace: f(g, t) = g + decay * t
+        return (g + h["momentum"] * v if method == "nesterov" else v), (v, b)
+    if method == "adagrad":
+        acc = g * g + a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(acc > 0, g / np.sqrt(acc + h["eps"]), 0.0), (acc, b)
+    if method == "rmsprop":
+        nu = (1 - h["decay"]) * g * g + h["decay"] * a
+        return g / np.sqrt(nu + h["eps"]), (nu, b)
+    if method in ("adam", "adamw"):
+        mu = (1 - h["b1"]) * g + h["b1"] * a
+        nu = (1 - h["b2"]) * g * g + h["b2"] * b
+        k = count + 1
+        d = (mu / (1 - h["b1"] ** k)) / (np.sqrt(nu / (1 - h["b2"] ** k)) + h["eps"])
+        if method == "adamw":
+            d = d + h["weight_decay"] * w
+        return d, (mu, nu)
+    return g, (a, b)  # gd, and newton's preconditioned gradient
+
+
+def schedule(name, t, **k):
+    """optax's schedule ``name`` at ``count = t`` with init (or peak) value 1; inverse_time is scikit-learn's."""
+    t = float(t)
+    if name == "constant":
+        return 1.0
+    if name == "exponential":
+        p = t / k["transition_steps"]
+        with np.errstate(over="ignore"):  # a growing rate overflows to inf
+            return np.float64(k["decay_rate"]) ** (np.floor(p) if k.get("staircase") else p)
+    if name == "cosine":
+        c = min(t, k["decay_steps"])
+        return (1 - k.get("alpha", 0.0)) * 0.5 * (1 + np.cos(np.pi * c / k["decay_steps"])) + k.get("alpha", 0.0)
+    if name == "linear":  # polynomial_schedule(1, end, power=1, steps)
+        c = min(max(t, 0.0), k["transition_steps"])
+        return (1 - k["end_value"]) * (1 - c / k["transition_steps"]) + k["end_value"]
+    if name == "warmup_cosine":  # join_schedules([linear(init, 1, warm), cosine(1, decay - warm, end)], [warm])
+        warm, init, end = k["warmup_steps"], k.get("init_value", 0.0), k.get("end_value", 0.0)
+        if t < warm:
+            return (init - 1) * (1 - t / warm) + 1
+        return schedule("cosine", t - warm, decay_steps=k["decay_steps"] - warm, alpha=end)
+    if name == "step":
+        v = 1.0
+        for bound, factor in zip(k["boundaries"], k["factors"]):
+            v = v if t < bound else v * factor
+        return v
+    if name == "inverse_time":  # scikit-learn's invscaling, eta0 / t ** power_t with t from 1
+        return 1.0 / (t + 1) ** k.get("power", 0.5)
+    raise ValueError(name)

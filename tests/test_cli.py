@@ -160,6 +160,35 @@ def test_sweep_negative_ranges_after_options(capsys):
     assert "mse(identity(1 w), -0.5)" in out and "2 w0 x 1 lr" in out
 
 
+def test_fit_with_an_optimizer_schedule_and_a_hyperparameter_axis(capsys, tmp_path):
+    out_file = tmp_path / "adam.csv"
+    code, out, err = run(
+        capsys, "fit", "--method", "adam", "--schedule", "cosine:100", "--lr", "1e-3,1e-2,0.1", "--b1", "0.8,0.9",
+        "--steps", "100", "--quiet", "--out", str(out_file),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "3 learning rates, l2 0.00176 x 2 b1, up to 100 steps of adam (b2 0.999, eps 1e-08)" in out
+    assert "schedule cosine(decay_steps=100, alpha=0.0)" in out
+    assert " b1 " in out.splitlines()[4]  # the table has a b1 column
+    table = pd.read_csv(out_file)
+    assert list(table.columns[:5]) == ["lr", "l2", "b1", "b2", "eps"] and len(table) == 6
+    res = fastgd.fit(
+        datasets.breast_cancer().standardized().X, datasets.breast_cancer().y, [1e-3, 1e-2, 0.1], l2=1 / 569,
+        method="adam", b1=[0.8, 0.9], schedule="cosine:100", steps=100, tol=1e-4,
+    )  # fmt: skip
+    np.testing.assert_allclose(table["final_cost"], res.final_cost, rtol=1e-12)
+    best = res.best_params
+    assert f"best learning rate: {best['lr']:g}, b1 {best['b1']:g} " in out
+
+
+def test_sweep_with_nesterov_and_a_momentum_axis(capsys):
+    code, out, err = run(capsys, "sweep", "--method", "nesterov", "--momentum", "0,0.5,0.9", "--lr", "0.01,0.1",
+                         "--schedule", "step:10,0.5", "--steps", "50")  # fmt: skip
+    assert code == 0, err
+    assert "101 w0 x 6 (lr x momentum) = 606 runs" in out and "schedule step(boundaries=[10], factors=[0.5])" in out
+    assert "momentum=" in out.splitlines()[-1]
+
+
 def test_sweep_sigmoid_notes_vanishing_gradient(capsys):
     code, out, _ = run(capsys, "sweep", "--activation", "sigmoid", "--lr", "1e-3:1e3:7:log", "--steps", "50")
     assert code == 0 and "vanishing gradient" in out
@@ -175,6 +204,8 @@ def test_sweep_sigmoid_notes_vanishing_gradient(capsys):
         ("sweep_heatmap", ["--w0", "-1:1:5", "--lr", "0.1:1:4"]),
         ("cost_curves", ["--lr", "0.1,1", "--steps", "10"]),
         ("vanishing_gradient", ["--depth", "5", "--quiet"]),
+        ("schedules", ["--steps", "300"]),
+        ("schedules", ["--schedules", "cosine:100;step:50,0.5", "--steps", "120"]),
     ],
 )
 def test_plot_command(capsys, tmp_path, name, extra):
@@ -190,8 +221,8 @@ def test_bench_prints_ratios(capsys):
     assert code == 0, err
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("case"))
-    rows = lines[head + 1 : head + 9]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD
-    assert all(row.endswith("x") for row in rows) and lines[head + 9] == ""
+    rows = lines[head + 1 : head + 11]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD, 2 Adam
+    assert all(row.endswith("x") for row in rows) and lines[head + 11] == ""
     for row in rows:
         ratios = [float(tok[:-1]) for tok in row.split() if tok.endswith("x") and tok[:-1].replace(".", "").isdigit()]
         assert ratios and all(r > 0 for r in ratios)
@@ -231,6 +262,13 @@ def test_formulas_and_no_command(capsys):
         (["bench", "--size", "10"], "at least 100"),
         (["fit", "--top", "0"], "--top must be at least 1"),
         (["nope"], "invalid choice"),
+        (["fit", "--method", "adam", "--schedule", "cosine:abc"], "schedule argument decay_steps='abc' is not a number"),
+        (["fit", "--schedule", "fancy"], "unknown schedule 'fancy'"),
+        (["sweep", "--schedule", "cosine:1,2,3"], "positional arguments come first"),
+        (["fit", "--momentum", "0.5"], "momentum is a hyperparameter of method 'momentum' and 'nesterov'"),
+        (["fit", "--method", "adam", "--b1", "1"], "b1 must be in [0, 1) for method 'adam'"),
+        (["sweep", "--method", "adamw", "--weight-decay", "-1"], "weight_decay must be in [0, inf)"),
+        (["plot", "schedules", "-o", "s.png", "--schedules", "cosine"], "decay_steps"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, match):

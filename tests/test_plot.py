@@ -124,6 +124,25 @@ def test_vanishing_gradient_matches_the_chain_rule():
     assert (ax.lines[0].get_ydata() <= ax.lines[2].get_ydata()).all()  # under the 0.25 ** depth bound
 
 
+def test_schedules_draw_each_multiplier_against_the_reference():
+    fig = plot.schedules(["cosine:100", fastgd.schedules.step([30], [0.5])], steps=150)
+    _check_rendered(fig)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == [
+        "cosine(decay_steps=100, alpha=0.0)",
+        "step(boundaries=[30], factors=[0.5])",
+    ]
+    t = ax.lines[0].get_xdata()
+    np.testing.assert_array_equal(t, np.arange(151))
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [ref.schedule("cosine", s, decay_steps=100) for s in t])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), np.where(t < 30, 1.0, 0.5))
+    assert len(plot.schedules(steps=10).axes[0].lines) == 8  # one of each kind by default
+    with pytest.raises(ValueError, match="steps must be an integer"):
+        plot.schedules(steps=0)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        plot.schedules(["nope"])
+
+
 def test_figures_need_results_and_names():
     with pytest.raises(TypeError, match="DescentResult"):
         plot.sweep_heatmap("no")
