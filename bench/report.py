@@ -87,7 +87,8 @@ def main(src, dst):
             ]
     lines += [
         "",
-        "Descent cases: `n` counts weight updates (1000 w0 x 1000 lr x 100 steps); G updates/s = n / median.",
+        "Descent cases: `n` counts weight updates (1000 w0 x 1000 lr x 100 steps, x 1000 steps for Adam);",
+        "G updates/s = n / median. The JAX peer of the Adam rows is JAX + optax.",
         "",
     ]
     for (case, n, dtype), t in sorted(rows.items()):
@@ -105,6 +106,12 @@ def main(src, dst):
                     f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items()) if not impl.startswith("sklearn")
                 )  # it does other work
                 lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step; dgemm peak here about 106)")
+    for (case, _, _), t in sorted(rows.items()):
+        if "fastgd_gd" in t and "fastgd" in t:
+            lines.append(
+                f"- {case}: fastgd's Adam takes {t['fastgd'] / t['fastgd_gd']:.2f}x the time of its gd "
+                f"on the same problem ({t['fastgd_gd'] * 1e3:.0f} ms)"
+            )
     per_step = {info["steps"]: sec for info, sec in sgd_steps if info["impl"] == "fastgd"}
     if per_step:
         lines.append(

@@ -83,7 +83,7 @@ def np_sgd_batched(X, y, lr, steps, batch, seed=0):
 
 
 def _np_adam(g, mu, nu, t, b1=0.9, b2=0.999, eps=1e-8):
-    """optax's adam direction and moments after ``t`` earlier updates."""
+    """Optax's adam direction and moments after ``t`` earlier updates."""
     mu = (1 - b1) * g + b1 * mu
     nu = (1 - b2) * g * g + b2 * nu
     return (mu / (1 - b1 ** (t + 1))) / (np.sqrt(nu / (1 - b2 ** (t + 1))) + eps), mu, nu

@@ -97,7 +97,22 @@ def _replay(loss, act, opt, w, s0, s1, lr, mult, x, t, hp, k, cst, grp, min_curv
     for j in range(n):
         c0, c1 = _consts(opt, cst, grp, k, j, lr * 0)
         g, wn, q0, q1 = step(
-            loss, act, opt, w, s0, s1, _rate(lr, mult, j), x, t, hp[0, k], hp[1, k], hp[2, k], hp[3, k], c0, c1, min_curv
+            loss,
+            act,
+            opt,
+            w,
+            s0,
+            s1,
+            _rate(lr, mult, j),
+            x,
+            t,
+            hp[0, k],
+            hp[1, k],
+            hp[2, k],
+            hp[3, k],
+            c0,
+            c1,
+            min_curv,
         )
         if tol is not None and abs(g) <= tol:
             return w, s0, s1, j, CONVERGED
@@ -150,7 +165,25 @@ def _blind_chunk(loss, act, opt, wl, s0, s1, lr_eff, mult, x, t, hp, cst, grp, m
     if act is None and fx.unrolls(opt):
         for p in range(n // UNROLL):
             _sweep_row(
-                loss, act, opt, wl, s0, s1, lr_eff, mult, p * UNROLL, x, t, hp, cst, grp, min_curv, UNROLL, tol, gmin, wsq
+                loss,
+                act,
+                opt,
+                wl,
+                s0,
+                s1,
+                lr_eff,
+                mult,
+                p * UNROLL,
+                x,
+                t,
+                hp,
+                cst,
+                grp,
+                min_curv,
+                UNROLL,
+                tol,
+                gmin,
+                wsq,
             )
         for j in range(n - n % UNROLL, n):
             _sweep_row(loss, act, opt, wl, s0, s1, lr_eff, mult, j, x, t, hp, cst, grp, min_curv, 1, tol, gmin, wsq)
@@ -312,7 +345,8 @@ def descend_rows(
 
     ``hp`` (N_HYPER, K) holds each column's hyperparameters, ``hpg`` (N_HYPER, G)
     their distinct values and ``grp`` (K,) each column's group in it (the step
-    constants are computed per group); ``lr_sched`` is the schedule (or None).  Rows go to threads in ``nblocks`` blocks, each block with
+    constants are computed per group); ``lr_sched`` is the schedule (or None).
+    Rows go to threads in ``nblocks`` blocks, each block with
     its own scratch rows; block b counts its finished rows in ``rows_done[b]`` (read
     by the progress bar).  Rows are independent, so calling it for consecutive row
     ranges gives the same bits.

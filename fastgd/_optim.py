@@ -87,7 +87,10 @@ def adagrad_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
 
 @jit_formula
 def rmsprop_update(g, w, s0, s1, h0, h1, h2, h3, c0, c1):
-    """RMSProp (optax ``rmsprop``, eps in the root): ``nu <- decay nu + (1 - decay) g^2``, ``d = g / sqrt(nu + eps)``."""
+    """RMSProp (optax ``rmsprop``, eps in the root): ``nu <- decay nu + (1 - decay) g^2``, ``d = g / sqrt(nu + eps)``.
+
+    h0 is the decay, h1 eps.
+    """
     nu = (const(g, 1.0) - h0) * (g * g) + h0 * s0
     return g / np.sqrt(nu + h1), nu, s1
 

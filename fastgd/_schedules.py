@@ -16,14 +16,14 @@ CONSTANT, EXPONENTIAL, COSINE, WARMUP_COSINE, LINEAR, STEP, INVERSE_TIME = range
 
 @jit_helper
 def _linear(t, end, steps):
-    """optax ``linear_schedule(1, end, steps)``: from 1 to ``end`` over ``steps``, then ``end``."""
+    """Optax ``linear_schedule(1, end, steps)``: from 1 to ``end`` over ``steps``, then ``end``."""
     c = min(max(t, 0.0), steps)
     return (1.0 - end) * (1.0 - c / steps) + end
 
 
 @jit_helper
 def _cosine(t, steps, alpha):
-    """optax ``cosine_decay_schedule(1, steps, alpha)``: half a cosine from 1 to ``alpha``, then ``alpha``."""
+    """Optax ``cosine_decay_schedule(1, steps, alpha)``: half a cosine from 1 to ``alpha``, then ``alpha``."""
     c = min(t, steps)
     return (1.0 - alpha) * (0.5 * (1.0 + np.cos(np.pi * c / steps))) + alpha
 

@@ -427,7 +427,11 @@ def cmd_sweep(args):
         f"converged {res.converged.mean():.1%}, diverged {res.diverged.mean():.1%}, still moving {running.mean():.1%}"
     )
     print()
-    print(f"{'lr':>10}" + "".join(f" {k:>9}" for k in axes) + f" {'converged':>10} {'diverged':>9} {'median steps':>13} {'median loss':>12}")
+    print(
+        f"{'lr':>10}"
+        + "".join(f" {k:>9}" for k in axes)
+        + f" {'converged':>10} {'diverged':>9} {'median steps':>13} {'median loss':>12}"
+    )
     for k in np.unique(np.linspace(0, K - 1, min(K, 10)).astype(int)):
         conv = res.converged[:, k]
         med = f"{np.median(res.n_steps[conv, k]):.0f}" if conv.any() else "-"
@@ -446,7 +450,8 @@ def cmd_sweep(args):
         print("every run diverged: lower the learning rates (--lr)")
     else:
         print(
-            f"best run: w0={best['w0']:g}, lr={best['lr']:g}{''.join(f', {a}={best[a]:g}' for a in axes)}: loss {best['loss']:.6g} at w={best['w']:.6g} "
+            f"best run: w0={best['w0']:g}, lr={best['lr']:g}{''.join(f', {a}={best[a]:g}' for a in axes)}: "
+            f"loss {best['loss']:.6g} at w={best['w']:.6g} "
             f"after {best['n_steps']} steps"
         )
     if out is not None:
@@ -585,7 +590,7 @@ def bench_cases(size):
         if base.have_optax():  # the Adam rows' peers: JAX + optax
             peers.append((base.jax_optax_fit(20, "adam"), (Xj, yfj, lrfj)))
             peers.append((base.jax_optax_sweep(100, 1.0, 0.2, "adam"), (jnp.asarray(w0a), jnp.asarray(lra))))
-        for (_, impls), (f, inputs) in zip(cases, peers):
+        for (_, impls), (f, inputs) in zip(cases, peers, strict=False):  # no Adam peers without optax
             impls["jax"] = partial(f, *inputs)
     return cases
 

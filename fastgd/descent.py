@@ -19,8 +19,9 @@ from . import _validation as v
 from ._optim import N_HYPER
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-from .optimizers import METHODS, get_optimizer, grid_product, hyperparameter_grid
+from .optimizers import get_optimizer, grid_product, hyperparameter_grid
 from .schedules import Schedule, get_schedule
+
 # rows are dealt to threads in this many blocks per thread (load balance: runs that
 # stop early make some rows cheaper); results do not depend on it
 BLOCKS_PER_THREAD = 8
@@ -301,7 +302,7 @@ def descend(
     M, K = w0_arr.size, lr_cols.size
     shape = (M, K)
     # w, its loss and gradient (on demand), n_steps and status for every run
-    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} columns = {M * K} runs", "shrink the grid")
+    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} {'lr' if len(params) == 1 else 'columns'} = {M * K} runs", "shrink the grid")
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(

@@ -127,7 +127,7 @@ class FitResult:
         return self.classes[(self.predict_proba(X, model)[:, 1] >= 0.5).astype(int)]
 
     def to_pandas(self):
-        """One row per model: a column per grid axis (lr, l2, hyperparameters), final_cost, n_steps, ..., coefficients."""
+        """One row per model: a column per grid axis (lr, l2, hyperparameters), final_cost, ..., coefficients."""
         try:
             import pandas as pd
         except ImportError:

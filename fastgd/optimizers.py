@@ -158,4 +158,4 @@ def grid_product(axes):
     if not axes:
         return {}
     mesh = np.meshgrid(*(values for _, values in axes), indexing="ij")
-    return {name: m.reshape(-1) for (name, _), m in zip(axes, mesh)}
+    return {name: m.reshape(-1) for (name, _), m in zip(axes, mesh, strict=True)}

@@ -184,9 +184,7 @@ def warmup_cosine(warmup_steps, decay_steps, init_value=0.0, end_value=0.0):
     warm = _steps(warmup_steps, "warmup_steps", minimum=0)
     steps = _steps(decay_steps, "decay_steps")
     if steps <= warm:
-        raise ValueError(
-            f"decay_steps ({steps}) must be larger than warmup_steps ({warm}): it counts the warm-up too."
-        )
+        raise ValueError(f"decay_steps ({steps}) must be larger than warmup_steps ({warm}): it counts the warm-up too.")
     init = v.real_param(init_value, "init_value", minimum=0.0, strict=False)
     end = _fraction(end_value, "end_value")
     args = {"warmup_steps": warm, "decay_steps": steps, "init_value": init, "end_value": end}
@@ -231,7 +229,7 @@ def step(boundaries, factors):
     if f is None or f.size != b.size:
         raise ValueError(f"factors must be a sequence of {b.size} numbers, one per boundary; got {factors!r}.")
     bounds = tuple(_steps(int(x), "boundaries", minimum=0) for x in b)
-    if any(x >= y for x, y in zip(bounds, bounds[1:])):
+    if any(x >= y for x, y in zip(bounds, bounds[1:], strict=False)):
         raise ValueError(f"boundaries must increase strictly; got {list(bounds)}.")
     v.nonnegative(f, "factors")
     v.check_finite(f, "factors")
@@ -257,9 +255,7 @@ def inverse_time(power=0.5):
     return _make("inverse_time", ks.INVERSE_TIME, {"power": p}, [p])
 
 
-SCHEDULES = {
-    f.__name__: f for f in (constant, exponential, cosine, warmup_cosine, linear, step, inverse_time)
-}
+SCHEDULES = {f.__name__: f for f in (constant, exponential, cosine, warmup_cosine, linear, step, inverse_time)}
 
 
 def _parse_value(text, name, is_list):
@@ -307,8 +303,7 @@ def parse(text):
         else:
             if kw or i >= len(params):
                 raise ValueError(
-                    f"schedule {text!r}: positional arguments come first, at most {len(params)} "
-                    f"({', '.join(params)})."
+                    f"schedule {text!r}: positional arguments come first, at most {len(params)} ({', '.join(params)})."
                 )
             pos.append(_parse_value(item, params[i], params[i] in lists))
     try:

@@ -183,7 +183,7 @@ def descend(
         status[conv] = 1
         status[bad] = 2
         W = np.where(take, Wn, W)
-        state = tuple(np.where(take, q, old) for q, old in zip(new_state, state))
+        state = tuple(np.where(take, q, old) for q, old in zip(new_state, state, strict=True))
         n += take
         if record_every and (s + 1) % record_every == 0:
             hist_w.append(W.copy())
@@ -384,7 +384,7 @@ def schedule(name, t, **k):
         return schedule("cosine", t - warm, decay_steps=k["decay_steps"] - warm, alpha=end)
     if name == "step":
         v = 1.0
-        for bound, factor in zip(k["boundaries"], k["factors"]):
+        for bound, factor in zip(k["boundaries"], k["factors"], strict=True):
             v = v if t < bound else v * factor
         return v
     if name == "inverse_time":  # scikit-learn's invscaling, eta0 / t ** power_t with t from 1

@@ -262,7 +262,10 @@ def test_formulas_and_no_command(capsys):
         (["bench", "--size", "10"], "at least 100"),
         (["fit", "--top", "0"], "--top must be at least 1"),
         (["nope"], "invalid choice"),
-        (["fit", "--method", "adam", "--schedule", "cosine:abc"], "schedule argument decay_steps='abc' is not a number"),
+        (
+            ["fit", "--method", "adam", "--schedule", "cosine:abc"],
+            "schedule argument decay_steps='abc' is not a number",
+        ),
         (["fit", "--schedule", "fancy"], "unknown schedule 'fancy'"),
         (["sweep", "--schedule", "cosine:1,2,3"], "positional arguments come first"),
         (["fit", "--momentum", "0.5"], "momentum is a hyperparameter of method 'momentum' and 'nesterov'"),

@@ -246,7 +246,10 @@ def test_history_memory_limit():
         (dict(steps=10, w0=[1.0, np.inf]), r"w0 must be finite; 1 of 2 .* index 1"),
         (dict(steps=10, x=np.nan), "x must be finite"),
         (dict(steps=10, tol=-1.0), "tol must be finite and >= 0"),
-        (dict(steps=10, method="lion"), "unknown method 'lion'; valid names are: gd, momentum, nesterov, adagrad"),
+        (
+            dict(steps=10, method="lion"),
+            "unknown method 'lion'; valid names are: adagrad, adam, adamw, gd, momentum, nesterov, newton, rmsprop",
+        ),
         (dict(steps=10, loss="l3"), "unknown loss 'l3'"),
         (dict(steps=10, activation="gelu"), "unknown activation 'gelu'"),
         (dict(steps=10, method="momentum", momentum=1.0), r"momentum must be in \[0, 1\)"),

@@ -257,7 +257,7 @@ def test_thread_count_does_not_change_the_bits(method):
             out.append(fastgd.descend("mse", np.linspace(-3, 3, 40), [0.01, 0.3], steps=50, method=method))
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    for a, b in zip(out[:2], out[2:]):
+    for a, b in zip(out[:2], out[2:], strict=True):
         for name in ("coef", "w"):
             if hasattr(a, name):
                 np.testing.assert_array_equal(getattr(a, name), getattr(b, name))

@@ -48,17 +48,23 @@ def _optax_schedule(name, args):
     if name == "constant":
         return optax.constant_schedule(1.0)
     if name == "exponential":
-        return optax.exponential_decay(1.0, args["transition_steps"], args["decay_rate"], staircase=args.get("staircase", False))
+        return optax.exponential_decay(
+            1.0, args["transition_steps"], args["decay_rate"], staircase=args.get("staircase", False)
+        )
     if name == "cosine":
         return optax.cosine_decay_schedule(1.0, args["decay_steps"], alpha=args.get("alpha", 0.0))
     if name == "warmup_cosine":
         return optax.warmup_cosine_decay_schedule(
-            args.get("init_value", 0.0), 1.0, args["warmup_steps"], args["decay_steps"], end_value=args.get("end_value", 0.0)
+            args.get("init_value", 0.0),
+            1.0,
+            args["warmup_steps"],
+            args["decay_steps"],
+            end_value=args.get("end_value", 0.0),
         )
     if name == "linear":
         return optax.linear_schedule(1.0, args["end_value"], args["transition_steps"])
     if name == "step":
-        return optax.piecewise_constant_schedule(1.0, dict(zip(args["boundaries"], args["factors"])))
+        return optax.piecewise_constant_schedule(1.0, dict(zip(args["boundaries"], args["factors"], strict=True)))
     return None  # inverse_time is scikit-learn's, not optax's
 
 
@@ -123,7 +129,10 @@ def test_cli_syntax(text, expected):
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: schedules.parse("fancy:3"), "unknown schedule 'fancy'; valid names are: constant, cosine, exponential"),
+        (
+            lambda: schedules.parse("fancy:3"),
+            "unknown schedule 'fancy'; valid names are: constant, cosine, exponential",
+        ),
         (lambda: schedules.parse("cosine"), "schedule 'cosine':.*decay_steps"),
         (lambda: schedules.parse("cosine:abc"), "schedule argument decay_steps='abc' is not a number"),
         (lambda: schedules.parse("cosine:1,2,3"), "positional arguments come first, at most 2"),
