@@ -302,7 +302,11 @@ def descend(
     M, K = w0_arr.size, lr_cols.size
     shape = (M, K)
     # w, its loss and gradient (on demand), n_steps and status for every run
-    v.memory_fits(M * K * (3 * dtype.itemsize + 9), f"a grid of {M} w0 x {K} {'lr' if len(params) == 1 else 'columns'} = {M * K} runs", "shrink the grid")
+    v.memory_fits(
+        M * K * (3 * dtype.itemsize + 9),
+        f"a grid of {M} w0 x {K} {'lr' if K == lr_arr.size else 'columns'} = {M * K} runs",
+        "shrink the grid",
+    )
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(
