@@ -20,6 +20,30 @@ from .schedules import Schedule, get_schedule
 from .special import sigmoid
 
 
+class _Deferred:
+    """A value computed on first use; what computing it needed is released then (and before pickling)."""
+
+    def __init__(self, fn):
+        self._fn, self._value = fn, None
+
+    @classmethod
+    def of(cls, value):
+        out = cls(None)
+        out._value = value
+        return out
+
+    def __call__(self):
+        if self._fn is not None:
+            self._value, self._fn = self._fn(), None
+        return self._value
+
+    def __getstate__(self):
+        return {"_fn": None, "_value": self()}
+
+    def __repr__(self):
+        return "<computed on first access>" if self._fn is not None else repr(self._value)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """Outcome of :func:`fit`: one row per model, every combination of the grid axes.
@@ -40,7 +64,10 @@ class FitResult:
     record_every : int
         Steps between two entries of ``cost_history``.
     final_cost : ndarray (P,)
-        The cost on the whole data at the final coefficients.
+        The cost on the whole data at the final coefficients.  For mini-batch fits it
+        takes a pass over the whole data, made on first access (``best``, ``to_pandas()``
+        and the CLI's table ask for it), so a fit whose costs are never read does not pay
+        for it.
     n_steps : ndarray (P,) of int64
     converged, diverged : ndarray (P,) of bool
     loss_fn, activation : Loss, Activation
@@ -65,7 +92,7 @@ class FitResult:
     lr_grid: np.ndarray
     l2_grid: np.ndarray
     cost_history: np.ndarray | None
-    final_cost: np.ndarray
+    _final_cost: _Deferred = field(repr=False)  # see the final_cost property
     n_steps: np.ndarray
     converged: np.ndarray
     diverged: np.ndarray
@@ -77,6 +104,11 @@ class FitResult:
     method: str = "gd"
     params: dict = field(default_factory=dict)
     schedule: Schedule | None = None
+
+    @property
+    def final_cost(self):
+        """The cost of every model on the whole data at its final coefficients (see the class docstring)."""
+        return self._final_cost()
 
     @property
     def best(self):
@@ -417,9 +449,13 @@ def fit(
         _progress.run_with_bar(run.run, run.progress, steps + 1, "step", per=run.progress.size)
     else:
         run.run()
-    final_cost = run.final_cost()
     history = run.history if record_every else None
-    _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost)
+    stopped = (run.status != _monitor.RUNNING).any()
+    if batch_size is not None and not (record_every and stopped):
+        final_cost = _Deferred(run.final_cost)  # a whole-data pass, made when first asked for
+    else:
+        final_cost = _Deferred.of(run.final_cost())
+        _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost())
     return FitResult(
         coef=run.W[:, :D].copy(),
         intercept=run.W[:, D].copy(),
@@ -428,7 +464,7 @@ def fit(
         lr_grid=lr_grid,
         l2_grid=l2_grid,
         cost_history=history,
-        final_cost=final_cost,
+        _final_cost=final_cost,
         n_steps=run.n_steps,
         converged=run.status == _monitor.CONVERGED,
         diverged=run.status == _monitor.DIVERGED,

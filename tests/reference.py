@@ -205,6 +205,8 @@ def descend(
 # against it.
 from fastgd._baselines import (  # noqa: E402, F401
     NUMPY_BASELINES,
+    np_adam_fit_batched,
+    np_adam_sweep,
     np_fit_batched,
     np_logistic_vg,
     np_mse_vg,

@@ -435,3 +435,17 @@ def test_regression_targets_in_object_arrays():
     as_objects[3] = "a"
     with pytest.raises(TypeError, match="y must be numbers for loss 'mse'"):
         fastgd.fit(X, as_objects, 0.1, loss="mse")
+
+
+def test_a_minibatch_final_cost_is_computed_when_first_asked_for_and_pickles():
+    import pickle
+
+    X, y = _data(n=2000, D=3)
+    res = fastgd.fit(X, y, [0.05, 0.5], steps=50, batch_size=32, seed=2, record_every=0)
+    assert "computed on first access" in repr(res._final_cost)
+    want = [fastgd.losses.logistic.cost(X @ res.coef[m] + res.intercept[m], y) for m in range(2)]
+    np.testing.assert_allclose(res.final_cost, want, rtol=1e-12)
+    assert res.final_cost is res.final_cost  # computed once
+    again = pickle.loads(pickle.dumps(fastgd.fit(X, y, [0.05, 0.5], steps=50, batch_size=32, seed=2, record_every=0)))
+    np.testing.assert_array_equal(again.final_cost, res.final_cost)
+    assert again.best == res.best

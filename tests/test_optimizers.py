@@ -323,3 +323,15 @@ def test_optimizer_objects_name_their_hyperparameters():
     assert set(METHODS) == {"gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "newton"}
     with pytest.raises(TypeError, match="method must be a name or a fastgd Optimizer"):
         get_optimizer(3)
+
+
+def test_agrees_with_the_numpy_adam_baselines_the_benchmarks_use():
+    X, y = _data()
+    lr = np.array([0.005, 0.05])
+    W, b = ref.np_adam_fit_batched(X, y, lr, 40)
+    res = fastgd.fit(X, y, lr, steps=40, method="adam", record_every=0)
+    np.testing.assert_allclose(res.coef, W.T, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(res.intercept, b, rtol=1e-10, atol=1e-13)
+    w0, rates = np.linspace(-3, 3, 7), np.array([0.001, 0.01, 0.05])
+    got = fastgd.descend("mse", w0, rates, steps=60, x=1.2, target=0.2, method="adam").w
+    np.testing.assert_allclose(got, ref.np_adam_sweep(w0, rates, 60, x=1.2, target=0.2), rtol=1e-10, atol=1e-13)
