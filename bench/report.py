@@ -99,13 +99,23 @@ def main(src, dst):
         others = {impl: sec for impl, sec in t.items() if impl.startswith("sklearn")}
         for impl, sec in others.items():
             lines.append(f"- {case}: {impl} {sec:.1f} s, {sec / t['fastgd']:.0f}x fastgd's time")
+    peak = None
+    for (c, _, _), t in rows.items():
+        if c.startswith("dgemm") and c in gflop:
+            peak = gflop[c] / t["numpy"]
+    if peak:
+        lines.append(f"- {next(c for c in gflop if c.startswith('dgemm'))}: {peak:.0f} GFLOP/s, the peak below")
     for case, work in sorted(gflop.items()):
+        if case.startswith("dgemm"):
+            continue
         for (c, _, _), t in sorted(rows.items()):
             if c == case:
                 rate = ", ".join(
-                    f"{impl} {work / sec:.1f}" for impl, sec in sorted(t.items()) if not impl.startswith("sklearn")
+                    f"{impl} {work / sec:.1f}" + (f" ({work / sec / peak:.0%})" if peak else "")
+                    for impl, sec in sorted(t.items())
+                    if not impl.startswith("sklearn")
                 )  # it does other work
-                lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step; dgemm peak here about 106)")
+                lines.append(f"- {case}: {rate} GFLOP/s (the two GEMMs a step, against the dgemm peak)")
     for (case, _, _), t in sorted(rows.items()):
         if "fastgd_gd" in t and "fastgd" in t:
             lines.append(

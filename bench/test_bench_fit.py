@@ -25,6 +25,7 @@ SIZES = [(569, 30, 32, 500), (5_000, 20, 16, 200), (20_000, 32, 32, 100), (100_0
 N, D, K, STEPS = SIZES[-1]
 SGD = dict(n=100_000, D=32, K=64, batch=64)
 SGD_STEPS = [300, 3_000, 30_000]
+DGEMM_CASE = "dgemm 2048x2048 (NumPy's BLAS, every core)"  # bench/report.py reads the peak from it
 
 
 def _problem(n, D, K, seed=0):
@@ -157,3 +158,13 @@ def test_under_load(benchmark, busy_cores, impl, case):
         case=f"fit {n}x{D} K={K} x{steps}, costs every step, under load", impl=impl, n=n, dtype="float64"
     )
     benchmark.pedantic(fn, args=args, rounds=5, iterations=1)
+
+
+def test_dgemm_peak(benchmark):
+    """NumPy's BLAS on a large square product: the machine's practical float64 peak, for the GFLOP/s lines."""
+    rng = np.random.default_rng(0)
+    A, B = rng.normal(size=(2048, 2048)), rng.normal(size=(2048, 2048))
+    A @ B  # warm-up: threads started, pages faulted
+    benchmark.group = "dgemm 2048 float64"
+    benchmark.extra_info.update(case=DGEMM_CASE, impl="numpy", n=2048, dtype="float64", gflop=2 * 2048**3 / 1e9)
+    benchmark.pedantic(np.matmul, args=(A, B), rounds=5, iterations=1)

@@ -319,14 +319,6 @@ def tolerance(tol, dtype):
     return None if tol is None else min(real_param(tol, "tol", minimum=0.0, strict=False), float(np.finfo(dtype).max))
 
 
-def momentum_coefficient(momentum):
-    """A float in [0, 1)."""
-    momentum = real_param(momentum, "momentum", minimum=0.0, strict=False)
-    if momentum >= 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}.")
-    return momentum
-
-
 def weight_bound(max_abs_w, dtype):
     """The divergence bound: ``max_safe_abs(dtype)`` by default; larger values are refused."""
     max_bound = max_safe_abs(dtype)

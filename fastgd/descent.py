@@ -19,7 +19,7 @@ from . import _validation as v
 from ._optim import N_HYPER
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-from .optimizers import get_optimizer, grid_product, hyperparameter_grid
+from .optimizers import get_optimizer, hyperparameter_grid, model_grid
 from .schedules import Schedule, get_schedule
 
 # rows are dealt to threads in this many blocks per thread (load balance: runs that
@@ -268,18 +268,9 @@ def descend(
     if rng is not None and not rng[0] <= target <= rng[1]:
         raise ValueError(f"target must be in [{rng[0]:g}, {rng[1]:g}] for {loss.name}; got {target}.")
     hp_axes = hyperparameter_grid(
-        opt,
-        {
-            "momentum": momentum,
-            "b1": b1,
-            "b2": b2,
-            "eps": eps,
-            "decay": decay,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-        },
-        dtype,
-    )
+        opt, dtype, momentum=momentum, b1=b1, b2=b2, eps=eps, decay=decay, weight_decay=weight_decay,
+        initial_accumulator_value=initial_accumulator_value,
+    )  # fmt: skip
     schedule = get_schedule(schedule)
     tol = v.tolerance(tol, dtype)
     bound = v.weight_bound(max_abs_w, dtype)
@@ -290,11 +281,9 @@ def descend(
             f"start closer to the optimum or raise max_abs_w."
         )
 
-    params = grid_product([("lr", lr_arr), *hp_axes])
+    params, hp = model_grid([("lr", lr_arr), *hp_axes], hp_axes, dtype)
     lr_cols = params["lr"]
-    hp = np.zeros((N_HYPER, lr_cols.size), dtype)  # each column's hyperparameters, in the optimizer's order
-    for j, (name, _) in enumerate(hp_axes):
-        hp[j] = params[name]
+    hp = np.ascontiguousarray(hp.T)  # (N_HYPER, K): each column's hyperparameters, in the optimizer's order
     # the distinct hyperparameter columns: the optimizer's step constants are computed once per group
     hpg, grp = np.unique(hp.T, axis=0, return_inverse=True) if hp.size else (np.zeros((1, N_HYPER), dtype), None)
     hpg = np.ascontiguousarray(hpg.T)

@@ -15,7 +15,7 @@ from . import _engine, _monitor, _progress, _results
 from . import _validation as v
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
-from .optimizers import get_optimizer, grid_product, hyperparameter_grid
+from .optimizers import get_optimizer, hyperparameter_grid, model_grid
 from .schedules import Schedule, get_schedule
 from .special import sigmoid
 
@@ -396,18 +396,9 @@ def fit(
     fit_intercept = v.boolean(fit_intercept, "fit_intercept")
     tol = v.tolerance(tol, dtype)
     hp_axes = hyperparameter_grid(
-        opt,
-        {
-            "momentum": momentum,
-            "b1": b1,
-            "b2": b2,
-            "eps": eps,
-            "decay": decay,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-        },
-        dtype,
-    )
+        opt, dtype, momentum=momentum, b1=b1, b2=b2, eps=eps, decay=decay, weight_decay=weight_decay,
+        initial_accumulator_value=initial_accumulator_value,
+    )  # fmt: skip
     schedule = get_schedule(schedule)
     if batch_size is not None:
         batch_size = v.integer(batch_size, "batch_size", minimum=1)
@@ -416,7 +407,7 @@ def fit(
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
 
-    params = grid_product([("lr", lr_grid), ("l2", l2_grid), *hp_axes])
+    params, hp = model_grid([("lr", lr_grid), ("l2", l2_grid), *hp_axes], hp_axes, dtype)
     P = params["lr"].size
     # coefficients, optimizer state (2 rows a model), gradient and scratch: about 6 (D+1)-rows a model
     v.memory_fits(P * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {D + 1} coefficients", "shrink the grid")
@@ -424,9 +415,6 @@ def fit(
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
-    hp = np.zeros((P, len(hp_axes)), dtype)
-    for j, (name, _) in enumerate(hp_axes):
-        hp[:, j] = params[name]
     run = _engine.Run(
         loss,
         None if act.name == "identity" else act,

@@ -117,7 +117,7 @@ def _interval(lo, hi, lo_in, hi_in):
     return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
 
 
-def hyperparameter_grid(opt, given, dtype):
+def hyperparameter_grid(opt, dtype, **given):
     """Each hyperparameter of ``opt`` as a validated 1-D array of ``dtype``: [(name, values), ...].
 
     ``given`` maps names to what the caller passed (None: the optimizer's default).
@@ -153,9 +153,15 @@ def hyperparameter_grid(opt, given, dtype):
     return grids
 
 
-def grid_product(axes):
-    """Every combination of the axes [(name, values), ...], the first axis slowest: {name: (P,) array}."""
-    if not axes:
-        return {}
+def model_grid(axes, hp_axes, dtype):
+    """Every combination of the axes [(name, values), ...], the first slowest: ({name: (P,)}, hp (P, N_HYPER)).
+
+    ``hp`` holds each model's values of ``hp_axes`` (``hyperparameter_grid``'s answer, among
+    ``axes``) in the optimizer's order, zeros after them: what the kernels receive.
+    """
     mesh = np.meshgrid(*(values for _, values in axes), indexing="ij")
-    return {name: m.reshape(-1) for (name, _), m in zip(axes, mesh, strict=True)}
+    params = {name: m.reshape(-1) for (name, _), m in zip(axes, mesh, strict=True)}
+    hp = np.zeros((mesh[0].size, _optim.N_HYPER), dtype)
+    for j, (name, _) in enumerate(hp_axes):
+        hp[:, j] = params[name]
+    return params, hp
