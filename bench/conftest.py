@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastgd._baselines import have_jax, have_optax  # noqa: E402
 from tests.reference import NUMPY_BASELINES  # noqa: E402
 
-HAVE_JAX = have_jax()  # jax is in the bench extra, not the test extra
+HAVE_JAX = have_jax()  # jax is in the bench and test extras (optax needs it)
 HAVE_OPTAX = have_optax()
 
 
