@@ -7,23 +7,15 @@ before the step (0 for the first), as optax's ``count``.  A schedule is callable
 on an int or an array of steps, so it can be plotted; the formulas live once, in
 ``fastgd._schedules``, and the kernels call them.
 
-======================================================  =============================================
-schedule                                                 multiplier at step t
-======================================================  =============================================
-``constant()``                                           1
-``exponential(decay_rate, transition_steps, staircase)`` ``decay_rate ** (t / transition_steps)``
-                                                         (exponent floored if ``staircase``)
-``cosine(decay_steps, alpha=0)``                         ``(1 - alpha) (1 + cos(pi min(t, T) / T)) / 2
-                                                         + alpha``, ``T = decay_steps``
-``warmup_cosine(warmup_steps, decay_steps, init, end)``  linear from ``init`` to 1 over the warm-up,
-                                                         then ``cosine(decay_steps - warmup_steps,
-                                                         alpha=end)`` of ``t - warmup_steps``
-``linear(end_value, transition_steps)``                  ``1 + (end_value - 1) min(t, T) / T``
-``step(boundaries, factors)``                            the product of the factors whose boundary
-                                                         is ``<= t``
-``inverse_time(power=0.5)``                              ``1 / (t + 1) ** power`` (scikit-learn's
-                                                         ``invscaling``)
-======================================================  =============================================
+| schedule | multiplier at step t |
+| --- | --- |
+| ``constant()`` | 1 |
+| ``exponential(rate, steps, staircase)`` | ``rate ** (t / steps)``, the exponent floored if ``staircase`` |
+| ``cosine(decay_steps, alpha=0)`` | ``(1 - alpha) (1 + cos(pi min(t, T) / T)) / 2 + alpha``, ``T = decay_steps`` |
+| ``warmup_cosine(warm, decay, init, end)`` | ``init`` to 1 linearly, then ``cosine(decay - warm, end)`` of ``t - warm`` |
+| ``linear(end_value, transition_steps)`` | ``1 + (end_value - 1) min(t, T) / T`` |
+| ``step(boundaries, factors)`` | the product of the factors whose boundary is ``<= t`` |
+| ``inverse_time(power=0.5)`` | ``1 / (t + 1) ** power`` (scikit-learn's ``invscaling``) |
 
 In the CLI a schedule is ``NAME[:ARG,ARG,...]`` with the arguments in the order
 above, ``key=value`` for any of them, and ``/`` between the items of a list:
