@@ -12,7 +12,7 @@ on an int or an array of steps, so it can be plotted; the formulas live once, in
 | ``constant()`` | 1 |
 | ``exponential(rate, steps, staircase)`` | ``rate ** (t / steps)``, the exponent floored if ``staircase`` |
 | ``cosine(decay_steps, alpha=0)`` | ``(1 - alpha) (1 + cos(pi min(t, T) / T)) / 2 + alpha``, ``T = decay_steps`` |
-| ``warmup_cosine(warm, decay, init, end)`` | ``init`` to 1 linearly, then ``cosine(decay - warm, end)`` of ``t - warm`` |
+| ``warmup_cosine(warm, decay, init, end)`` | ``init`` to 1 linearly, then ``cosine(decay - warm, end)`` of t - warm |
 | ``linear(end_value, transition_steps)`` | ``1 + (end_value - 1) min(t, T) / T`` |
 | ``step(boundaries, factors)`` | the product of the factors whose boundary is ``<= t`` |
 | ``inverse_time(power=0.5)`` | ``1 / (t + 1) ** power`` (scikit-learn's ``invscaling``) |
