@@ -36,6 +36,7 @@ def figures():
         ("sweep_heatmap.png", plot.sweep_heatmap(sweep)),
         ("cost_curves.png", plot.cost_curves(fits)),
         ("vanishing_gradient.png", plot.vanishing_gradient(20, ["sigmoid", "tanh", "relu"])),
+        ("schedules.png", plot.schedules(steps=1000)),
     ]
 
 
