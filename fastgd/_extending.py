@@ -151,20 +151,6 @@ def _ov_prepare(opt, h0, h1, h2, h3, t):
     return impl
 
 
-def prepares(opt):
-    """True for optimizers with step constants (``prepare`` is not zeros), a compile-time constant."""
-    return _optim.PREPARES[opt.name]
-
-
-@overload(prepares, inline="always")
-def _ov_prepares(opt):
-    if not _is_kind(opt, "optimizer"):
-        return None
-    if _optim.PREPARES[opt.formula_name]:
-        return lambda opt: True
-    return lambda opt: False
-
-
 def init(opt, h0, h1, h2, h3):
     """The optimizer ``opt``'s starting state of one coefficient: (s0, s1); see ``_optim``."""
     return _optim.OPTIMIZERS[opt.name][1](h0, h1, h2, h3)
@@ -182,32 +168,30 @@ def _ov_init(opt, h0, h1, h2, h3):
     return impl
 
 
-def uses_hessian(opt):
-    """True for optimizers that need the curvature sums (Newton), a compile-time constant in kernels."""
-    return _optim.USES_HESSIAN[opt.name]
+def _optimizer_flag(table, doc):
+    """A function ``opt -> table[opt.name]`` that kernels see as a compile-time constant."""
+
+    def flag(opt):
+        return table[opt.name]
+
+    flag.__doc__ = doc
+
+    @overload(flag, inline="always")
+    def _ov(opt):
+        if not _is_kind(opt, "optimizer"):
+            return None
+        if table[opt.formula_name]:
+            return lambda opt: True
+        return lambda opt: False
+
+    return flag
 
 
-@overload(uses_hessian, inline="always")
-def _ov_uses_hessian(opt):
-    if not _is_kind(opt, "optimizer"):
-        return None
-    if _optim.USES_HESSIAN[opt.formula_name]:
-        return lambda opt: True
-    return lambda opt: False
-
-
-def unrolls(opt):
-    """True for updates of a few flops, which the descent kernel takes several to a pass (compile-time)."""
-    return _optim.CHEAP[opt.name]
-
-
-@overload(unrolls, inline="always")
-def _ov_unrolls(opt):
-    if not _is_kind(opt, "optimizer"):
-        return None
-    if _optim.CHEAP[opt.formula_name]:
-        return lambda opt: True
-    return lambda opt: False
+uses_hessian = _optimizer_flag(_optim.USES_HESSIAN, "True for optimizers that need the curvature sums (Newton).")
+prepares = _optimizer_flag(_optim.PREPARES, "True for optimizers with step constants (``prepare`` is not zeros).")
+unrolls = _optimizer_flag(
+    _optim.CHEAP, "True for updates of a few flops, which the descent kernel takes several to a pass."
+)
 
 
 def register_scalar(public_fn, scalar_fn):

@@ -16,7 +16,6 @@ import numpy as np
 from . import _kernels_descent as kd
 from . import _progress, _results
 from . import _validation as v
-from ._optim import N_HYPER
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
 from .optimizers import get_optimizer, hyperparameter_grid, model_grid
@@ -283,11 +282,10 @@ def descend(
 
     params, hp = model_grid([("lr", lr_arr), *hp_axes], hp_axes, dtype)
     lr_cols = params["lr"]
-    hp = np.ascontiguousarray(hp.T)  # (N_HYPER, K): each column's hyperparameters, in the optimizer's order
     # the distinct hyperparameter columns: the optimizer's step constants are computed once per group
-    hpg, grp = np.unique(hp.T, axis=0, return_inverse=True) if hp.size else (np.zeros((1, N_HYPER), dtype), None)
-    hpg = np.ascontiguousarray(hpg.T)
-    grp = np.zeros(hp.shape[1], np.int64) if grp is None else np.ascontiguousarray(grp.reshape(-1), np.int64)
+    hpg, grp = np.unique(hp, axis=0, return_inverse=True)
+    grp = np.ascontiguousarray(grp.reshape(-1), np.int64)
+    hp, hpg = np.ascontiguousarray(hp.T), np.ascontiguousarray(hpg.T)  # (N_HYPER, K) and (N_HYPER, G), as kernels read
     M, K = w0_arr.size, lr_cols.size
     shape = (M, K)
     # w, its loss and gradient (on demand), n_steps and status for every run
