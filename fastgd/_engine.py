@@ -49,17 +49,17 @@ XT_MAX_BYTES = 2**30  # full-batch fits keep a transposed copy of X up to this s
 
 @jit_helper
 def _cost(csum, nr, W, m, l2m):
-    """Mean loss over nr rows plus (l2 / 2) ||w||^2 (the intercept is not penalised)."""
+    """Mean loss over nr rows plus (l2 / 2) ||w||^2 (the intercept is not penalised; no rows: no loss)."""
     D = W.shape[1] - 1
     pen = W[m, 0] * 0
     for d in range(D):
         pen += W[m, d] * W[m, d]
-    return csum / const(csum, nr) + const(csum, 0.5) * l2m * pen
+    return csum / const(csum, max(nr, 1)) + const(csum, 0.5) * l2m * pen
 
 
 @jit_helper
-def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
-    """Dvec <- H^-1 dvec for model m (H over the step's rows, chunk by chunk); False where H is not PD."""
+def _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+    """Dvec <- H^-1 dvec for model m (H over the step's nr rows outside its fold, nm of them); False where not PD."""
     D = X.shape[1]
     A = D + 1 if fit_intercept else D
     C = src.n_chunks(nr)
@@ -68,11 +68,11 @@ def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec,
             H[p, q] = 0
     for c in range(C):
         lo, hi = src.chunk_bounds(nr, c, C)
-        src.chunk_hessian(loss, act, X, y, rows, lo, hi, W[m], W[m, D], Hc, A, xt)
+        src.chunk_hessian(loss, act, X, y, rows, lo, hi, W[m], W[m, D], Hc, A, xt, excl, bit)
         for p in range(A):
             for q in range(p + 1):
                 H[p, q] += Hc[p, q]
-    inv = const(H[0, 0], 1.0) / const(H[0, 0], nr)
+    inv = const(H[0, 0], 1.0) / const(H[0, 0], max(nm, 1))
     for p in range(A):
         for q in range(p + 1):
             H[p, q] *= inv
@@ -81,27 +81,27 @@ def _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec,
     return newton_solve(H, dvec, A)
 
 
-def _newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
-    if not _newton_direction(loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+def _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    if not _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
         for a in range(dvec.size):  # not positive definite: a gd step
             dvec[a] = g[a]
     if not fit_intercept:
         dvec[dvec.size - 1] = g[dvec.size - 1]
 
 
-def _precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+def _precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
     """Set dvec to the direction the optimizer updates along: Newton's H^-1 g, or g itself.
 
     Compiled, the choice is made at compile time (below); this body runs with the JIT off.
     """
     if USES_HESSIAN[opt.name]:
-        _newton(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt)
+        _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt)
 
 
 @overload(_precondition, inline="always")
-def _ov_precondition(opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+def _ov_precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
     if not USES_HESSIAN[opt.formula_name]:  # nothing to compile: the Hessian code is not typed at all
-        return lambda opt, loss, act, X, y, rows, nr, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt: None
+        return lambda opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt: None
     return _newton
 
 
@@ -114,6 +114,9 @@ def _update_live(
     y,
     rows,
     nr,
+    excl,
+    folds,
+    cnt,
     live,
     L,
     Gt,
@@ -141,7 +144,9 @@ def _update_live(
 ):
     """Monitor and optimizer for the L live models, given their sums over the step's rows.
 
-    ``scratch`` is ``_update_scratch``'s tuple, allocated once per compiled call.
+    Model m's sums ran over the cnt[folds[m]] of the step's nr rows outside its fold
+    (``_source.count_rows``).  ``scratch`` is ``_update_scratch``'s tuple, allocated
+    once per compiled call.
     """
     g, dvec, wn, sn0, sn1, H, Hc, xt = scratch
     D = X.shape[1]
@@ -149,11 +154,12 @@ def _update_live(
     mult = 1.0 if lr_sched is None else ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
     for i in range(L):
         m = live[i]
-        cost = _cost(ct[i], nr, W, m, l2[m])
+        nm = cnt[folds[m]]
+        cost = _cost(ct[i], nm, W, m, l2[m])
         if exact:
             finite = abs(cost) < np.inf
         else:  # ct holds sums of z^2, proven small: only the penalty can overflow
-            pen = _cost(ct[i] * 0, nr, W, m, l2[m])
+            pen = _cost(ct[i] * 0, nm, W, m, l2[m])
             finite = abs(pen) < np.inf
         if mon.is_recorded(s, record_every):
             history[m, s // record_every] = cost
@@ -163,7 +169,7 @@ def _update_live(
         if not finite:
             mon.stop(status, stopped_at, m, s, mon.DIVERGED)
             continue
-        inv = const(cost, 1.0) / const(cost, nr)
+        inv = const(cost, 1.0) / const(cost, max(nm, 1))
         for d in range(D):
             g[d] = Gt[i, d] * inv + l2[m] * W[m, d]
         g[D] = gbt[i] * inv if fit_intercept else gbt[i] * 0
@@ -172,7 +178,9 @@ def _update_live(
             continue
         for a in range(A):
             dvec[a] = g[a]
-        _precondition(opt, loss, act, X, y, rows, nr, W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt)
+        _precondition(
+            opt, loss, act, X, y, rows, nr, nm, excl, folds[m], W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt
+        )
         ok = True
         rate = lr[m] if lr_sched is None else lr[m] * const(lr[m], mult)
         c0, c1 = fx.prepare(opt, hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], n_steps[m])  # once a model and step
@@ -195,17 +203,18 @@ def _update_live(
 
 
 @jit_helper
-def _gather(W, live, L, Wl, bl):
+def _gather(W, folds, live, L, Wl, bl, fl):
     D = Wl.shape[1]
     for i in range(L):
         m = live[i]
+        fl[i] = folds[m]
         for d in range(D):
             Wl[i, d] = W[m, d]
         bl[i] = W[m, D]
 
 
 @jit_helper
-def _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb):
+def _serial_sums(loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb):
     D = X.shape[1]
     C = src.n_chunks(nr)
     for i in range(L):
@@ -215,7 +224,7 @@ def _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, G
         ct[i] = 0
     for c in range(C):
         lo, hi = src.chunk_bounds(nr, c, C)
-        src.chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, Wl, bl, L, Gc, gbc, cc, Xt, Zt, yb)
+        src.chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, Wl, bl, L, Gc, gbc, cc, Xt, Zt, yb, excl, fl, eb)
         src.add_sums(L, D, Gc, gbc, cc, Gt, gbt, ct)
 
 
@@ -259,6 +268,9 @@ def _run_set(
     X,
     XT,
     y,
+    excl,
+    folds,
+    F,
     seed,
     batch,
     s0,
@@ -302,6 +314,9 @@ def _run_set(
     Xt = np.empty((D, src.BLOCK), dt)
     Zt = np.empty((Ps + 1, src.BLOCK), dt)  # a spare row: see _source._forward
     yb = np.empty(src.BLOCK, dt)
+    fl = np.empty(Ps, np.int64)
+    eb = np.empty(src.BLOCK, np.int64)
+    cnt = np.empty(src.ALL + 1, np.int64)
     scratch = _update_scratch(opt, A, dt)
     perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
@@ -309,12 +324,18 @@ def _run_set(
         if L == 0:
             break
         nr = _step_rows(seed, batch, s, perm, epoch, rows)
-        _gather(W, live, L, Wl, bl)
+        if s == s0 or batch > 0:
+            src.count_rows(excl, rows, nr, F, cnt)
+        _gather(W, folds, live, L, Wl, bl, fl)
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
-        _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb)
+        _serial_sums(
+            loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb
+        )
         if not exact and not mon.losses_provably_finite(ct, L, z2_max):
             exact = True
-            _serial_sums(loss, act, exact, X, XT, y, rows, nr, Wl, bl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb)
+            _serial_sums(
+                loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb
+            )
         _update_live(
             loss,
             act,
@@ -323,6 +344,9 @@ def _run_set(
             y,
             rows,
             nr,
+            excl,
+            folds,
+            cnt,
             live,
             L,
             Gt,
@@ -359,6 +383,9 @@ def run_sets(
     X,
     XT,
     y,
+    excl,
+    folds,
+    F,
     seed,
     batch,
     s0,
@@ -394,6 +421,9 @@ def run_sets(
             X,
             XT,
             y,
+            excl,
+            folds,
+            F,
             seed,
             batch,
             s0,
@@ -430,6 +460,9 @@ def run_rows(
     X,
     XT,
     y,
+    excl,
+    folds,
+    F,
     seed,
     batch,
     s0,
@@ -474,6 +507,9 @@ def run_rows(
     Xbuf = np.empty((C, D, src.BLOCK), dt)
     Zbuf = np.empty((C, P + 1, src.BLOCK), dt)
     Ybuf = np.empty((C, src.BLOCK), dt)
+    Ebuf = np.empty((C, src.BLOCK), np.int64)
+    fl = np.empty(P, np.int64)
+    cnt = np.empty(src.ALL + 1, np.int64)
     scratch = _update_scratch(opt, A, dt)
     perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
@@ -481,7 +517,9 @@ def run_rows(
         if L == 0:
             break
         nr = _step_rows(seed, batch, s, perm, epoch, rows)
-        _gather(W, live, L, Wl, bl)
+        if s == s0 or batch > 0:
+            src.count_rows(excl, rows, nr, F, cnt)
+        _gather(W, folds, live, L, Wl, bl, fl)
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
         for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             for c in prange(C):
@@ -505,6 +543,9 @@ def run_rows(
                     Xbuf[c],
                     Zbuf[c],
                     Ybuf[c],
+                    excl,
+                    fl,
+                    Ebuf[c],
                 )
             for i in range(L):
                 for d in range(D):
@@ -524,6 +565,9 @@ def run_rows(
             y,
             rows,
             nr,
+            excl,
+            folds,
+            cnt,
             live,
             L,
             Gt,
@@ -560,6 +604,9 @@ def update_models(
     X,
     y,
     rows,
+    excl,
+    folds,
+    F,
     live,
     Gt,
     gbt,
@@ -585,6 +632,8 @@ def update_models(
 ):
     """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time)."""
     scratch = _update_scratch(opt, X.shape[1] + 1, X.dtype)
+    cnt = np.empty(src.ALL + 1, np.int64)
+    src.count_rows(excl, rows, rows.size, F, cnt)
     _update_live(
         loss,
         act,
@@ -593,6 +642,9 @@ def update_models(
         y,
         rows,
         rows.size,
+        excl,
+        folds,
+        cnt,
         live,
         live.size,
         Gt,
@@ -621,11 +673,13 @@ def update_models(
 
 
 @jit_kernel
-def costs(W, l2, models, ct, nr, out):
-    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] over nr rows."""
+def costs(W, l2, models, ct, excl, folds, F, rows, out):
+    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] over ``rows`` outside its fold."""
+    cnt = np.empty(src.ALL + 1, np.int64)
+    src.count_rows(excl, rows, rows.size, F, cnt)
     for i in range(models.size):
         m = models[i]
-        out[m] = _cost(ct[i], nr, W, m, l2[m])
+        out[m] = _cost(ct[i], cnt[folds[m]], W, m, l2[m])
 
 
 @jit_kernel
@@ -641,7 +695,9 @@ class Run:
 
     Parameters are validated by the caller (``fit``); arrays are C-contiguous and of
     X's dtype.  ``hp`` is (P, N_HYPER): each model's optimizer hyperparameters;
-    ``schedule`` a ``fastgd.schedules.Schedule`` or None.
+    ``schedule`` a ``fastgd.schedules.Schedule`` or None.  ``folds`` is None (every
+    model sees every row) or ``(excl, fold)``: excl (n,) int64, bit f set where fold f
+    holds row i out; fold (P,) int64, each model's fold (``_source.ALL``: every row).
     """
 
     def __init__(
@@ -663,12 +719,18 @@ class Run:
         batch_size,
         seed,
         record_every,
+        folds=None,
     ):
         P, D = lr.size, X.shape[1]
         dt = X.dtype
         c = dt.type
         self.loss, self.act, self.opt, self.X, self.y = loss, act, opt, X, y
         self.lr, self.l2 = lr, l2
+        if folds is None:
+            self.excl, self.folds = np.zeros(0, np.int64), np.full(P, src.ALL, np.int64)
+        else:
+            self.excl, self.folds = (np.ascontiguousarray(a, np.int64) for a in folds)
+        self.F = int(self.folds[self.folds < src.ALL].max(initial=-1)) + 1
         self.hp = np.zeros((P, N_HYPER), dt)
         self.hp[:, : hp.shape[1]] = hp
         self.fit_intercept, self.steps, self.record_every = fit_intercept, steps, record_every
@@ -728,6 +790,9 @@ class Run:
             self.X,
             self.XT,
             self.y,
+            self.excl,
+            self.folds,
+            self.F,
             self.seed,
             self.batch,
             s0,
@@ -785,7 +850,10 @@ class Run:
         G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
         Wl = np.ascontiguousarray(self.W[models, :D])
         XT = self.XT if rows.size == self.X.shape[0] and not self.batch else self.XT[:0]
-        src.partial_sums(self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, self.W[models, D].copy(), G, gb, cs)
+        b = self.W[models, D].copy()
+        src.partial_sums(
+            self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, self.folds[models], G, gb, cs
+        )
         Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
         for c in range(C):  # in chunk order, as the compiled loops add them
             Gt += G[c]
@@ -812,6 +880,9 @@ class Run:
             self.X,
             self.y,
             rows,
+            self.excl,
+            self.folds,
+            self.F,
             live,
             Gt,
             gbt,
@@ -833,5 +904,5 @@ class Run:
         if redo.size:
             rows = np.arange(self.X.shape[0])
             ct = self.sums(rows, redo, True, grad=False)[2]
-            costs(self.W, self.l2, redo, ct, rows.size, out)
+            costs(self.W, self.l2, redo, ct, self.excl, self.folds, self.F, rows, out)
         return out

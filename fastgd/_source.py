@@ -32,6 +32,7 @@ from ._jit import jit_helper, jit_kernel
 BLOCK = 128  # rows of a block: its X^T (D x B) and Z^T (P x B) stay in L1/L2
 CHUNK_ROWS = 4096  # rows per chunk at least; a step of fewer rows is one chunk
 MAX_CHUNKS = 16
+ALL = 63  # the fold of a model fitted on every row; folds are 0 .. ALL - 1 (bits of a row's exclusion mask)
 
 
 @jit_helper
@@ -107,16 +108,50 @@ def batch_rows(seed, n, batch, step, perm, epoch_of_perm, out):
         out[j] = perm[(pos + j) - e * n]
 
 
+# ---------------------------------------------------------------- folds
+@jit_helper
+def count_rows(excl, rows, nr, F, cnt):
+    """cnt[f] <- how many of rows[:nr] fold f trains on (those whose mask excl[i] lacks bit f); cnt[ALL] = nr.
+
+    ``excl`` (n,) holds each row's exclusion mask: bit f set where fold f holds the row
+    out (cross-validation, a validation split).  An empty ``excl`` means no folds.
+    """
+    for f in range(F):
+        cnt[f] = nr
+    cnt[ALL] = nr
+    if excl.size > 0:
+        for j in range(nr):
+            e = excl[rows[j]]
+            for f in range(F):
+                cnt[f] -= (e >> f) & 1
+
+
 # ---------------------------------------------------------------- sums over a chunk
 @jit_helper
-def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
+def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m, eb, bit):
     """zm[j] <- dL/dz at zm[j]; gb[m] sums the dL/dz and cost[m] the losses or the z^2.
 
     With ``want_cost`` cost[m] sums the losses, else the squared z (a cheap proof
-    that the losses are finite, see ``_engine``).
+    that the losses are finite, see ``_engine``).  A model of fold ``bit`` < ALL
+    skips the rows whose exclusion mask eb[j] has that bit: their dL/dz is 0 and
+    their loss is not summed (a select, so a huge loss there cannot leak in).
     """
     cs = zm[0] * 0
-    if want_cost:
+    zero = zm[0] * 0
+    if bit < ALL:
+        if want_cost:
+            for j in range(nb):
+                v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
+                keep = ((eb[j] >> bit) & 1) == 0
+                cs += v if keep else zero
+                zm[j] = e if keep else zero
+        else:
+            for j in range(nb):
+                z = zm[j]
+                keep = ((eb[j] >> bit) & 1) == 0
+                cs += z * z if keep else zero
+                zm[j] = chain.grad(loss, act, z, yb[j]) if keep else zero
+    elif want_cost:
         for j in range(nb):
             v, e = chain.value_and_grad(loss, act, zm[j], yb[j])
             cs += v
@@ -136,8 +171,11 @@ def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m):
 
 
 @jit_helper
-def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb):
+def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb, excl, fb, eb):
     """Sums over rows[lo:hi] (whole blocks) for the first P models of W (., D) and b.
+
+    Model m sums over the rows outside its fold fb[m] (see ``count_rows``): every row
+    when fb[m] is ALL, or when ``excl`` is empty.  eb (BLOCK,) is scratch.
 
     G[m] (., D) gets sum dL/dz x, gb[m] sum dL/dz and cost[m] the sum of the losses
     (``exact``) or of z^2 (else: see ``_losses_in_place``).  A G with no columns asks
@@ -158,6 +196,9 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
         nb = min(hi, r0 + BLOCK) - r0
         for j in range(nb):
             yb[j] = y[rows[r0 + j]]
+        if excl.size > 0:
+            for j in range(nb):
+                eb[j] = excl[rows[r0 + j]]
         if XT.shape[0] > 0:
             Xk = XT[r0 // BLOCK]
         else:
@@ -168,7 +209,7 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
             Xk = Xt
         _forward(Xk, Zt, W, b, nb, P)
         for m in range(P):  # E = dL/dz in place, losses summed
-            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m)
+            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if excl.size > 0 else ALL)
         if grad:
             _backward(Xk, Zt, G, nb, P)
 
@@ -184,8 +225,8 @@ def add_sums(P, D, G, gb, cost, Gt, gbt, costt):
 
 
 @jit_helper
-def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
-    """H (A x A, lower triangle) <- sum over rows[lo:hi] of L''(z) x~ x~^T for one model (w, b).
+def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt, excl, bit):
+    """H (A x A, lower triangle) <- sum over rows[lo:hi] outside fold ``bit`` of L''(z) x~ x~^T for one model (w, b).
 
     x~ is the row with a 1 appended when A = D + 1 (the intercept).  xt is scratch (A,).
     """
@@ -195,6 +236,8 @@ def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
             H[p, q] = 0
     for j in range(lo, hi):
         i = rows[j]
+        if bit < ALL and excl.size > 0 and (excl[i] >> bit) & 1:
+            continue
         z = b
         for d in range(D):
             xt[d] = X[i, d]
@@ -209,7 +252,7 @@ def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt):
 
 
 @jit_kernel(parallel=True)
-def partial_sums(loss, act, exact, X, XT, y, rows, W, b, G_acc, gb_acc, cost_acc):
+def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc, cost_acc):
     """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D or 0), gb_acc, cost_acc (C, P).
 
     One parallel pass, a chunk a task: what a driver outside the compiled loop calls
@@ -222,8 +265,31 @@ def partial_sums(loss, act, exact, X, XT, y, rows, W, b, G_acc, gb_acc, cost_acc
         Xt = np.empty((D, BLOCK), X.dtype)
         Zt = np.empty((P + 1, BLOCK), X.dtype)
         yb = np.empty(BLOCK, X.dtype)
+        eb = np.empty(BLOCK, np.int64)
         lo, hi = chunk_bounds(rows.size, c, C)
-        chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G_acc[c], gb_acc[c], cost_acc[c], Xt, Zt, yb)
+        chunk_sums(
+            loss,
+            act,
+            exact,
+            X,
+            XT,
+            y,
+            rows,
+            lo,
+            hi,
+            W,
+            b,
+            P,
+            G_acc[c],
+            gb_acc[c],
+            cost_acc[c],
+            Xt,
+            Zt,
+            yb,
+            excl,
+            fb,
+            eb,
+        )
 
 
 # ---------------------------------------------------------------- the two products

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _engine, _monitor, _progress, _results
 from . import _validation as v
+from . import model_selection as ms
 from .activations import Activation, get_activation
 from .losses import Loss, get_loss
 from .optimizers import get_optimizer, hyperparameter_grid, model_grid
@@ -83,6 +84,17 @@ class FitResult:
         optimizer (``params["b1"]``...), whether it was a grid axis or a scalar.
     schedule : Schedule or None
         The learning-rate schedule (model m's rate at step t is ``lr[m] * schedule(t)``).
+    scoring : str or None
+        The held-out score's name (see :mod:`fastgd.model_selection`), when there is one.
+    val_score : ndarray (P,) or None
+        With ``validation=``: each model's score on the held-out rows (NaN where it diverged).
+    cv_score : ndarray (P, F) or None
+        With ``cv=``: each grid point's score on each fold's held-out rows, fitted on that
+        fold's training rows (NaN where that fold's model diverged); ``mean_cv_score`` (P,)
+        is its mean over the folds.
+    cv_coef, cv_intercept : ndarray (P, F, D) and (P, F), or None
+        The fold models' coefficients; ``cv_n_steps`` and ``cv_diverged`` (P, F) their
+        steps and statuses.
     """
 
     coef: np.ndarray
@@ -104,6 +116,23 @@ class FitResult:
     method: str = "gd"
     params: dict = field(default_factory=dict)
     schedule: Schedule | None = None
+    scoring: str | None = None
+    val_score: np.ndarray | None = None
+    cv_score: np.ndarray | None = None
+    cv_coef: np.ndarray | None = None
+    cv_intercept: np.ndarray | None = None
+    cv_n_steps: np.ndarray | None = None
+    cv_diverged: np.ndarray | None = None
+
+    @property
+    def mean_cv_score(self):
+        """Each grid point's mean held-out score over the folds (None without ``cv=``)."""
+        return None if self.cv_score is None else self.cv_score.mean(axis=1)
+
+    @property
+    def held_out_score(self):
+        """The score that ranks models: ``val_score``, ``mean_cv_score`` or None."""
+        return self.val_score if self.val_score is not None else self.mean_cv_score
 
     @property
     def final_cost(self):
@@ -112,11 +141,24 @@ class FitResult:
 
     @property
     def best(self):
-        """Index of the model with the lowest final cost among those that did not diverge (None if all did).
+        """Index of the best model among those that did not diverge (None if all did).
 
-        Ties go to the model with fewer steps, then to the lower index: the rule of
-        ``DescentResult.best()`` and of the ``fastgd fit`` table.
+        With a held-out score (``validation=`` or ``cv=``) the highest score; without
+        one, the lowest final cost, which compares models of one ``l2`` only: models of
+        different ``l2`` minimise different costs, and ``best`` raises a ValueError
+        saying so.  Ties go to the model with fewer steps, then to the lower index: the
+        rule of ``DescentResult.best()`` and of the ``fastgd fit`` table.
         """
+        score = self.held_out_score
+        if score is not None:
+            with np.errstate(invalid="ignore"):
+                return _results.best_index(-score, self.diverged, self.n_steps)
+        if np.unique(self.l2).size > 1:
+            raise ValueError(
+                "these models have different l2 strengths, so their final costs measure different objectives "
+                "and the lowest is not the best model; fit with validation= or cv= to rank them by a held-out "
+                "score, or compare models of one l2 (res.l2 == value)."
+            )
         return _results.best_index(self.final_cost, self.diverged, self.n_steps)
 
     @property
@@ -148,8 +190,7 @@ class FitResult:
         """Class probabilities, shape (n, 2), for classifiers (logistic: sigmoid of the output)."""
         if self.classes is None:
             raise ValueError(f"predict_proba needs a classifier; this fit used loss {self.loss_fn.name!r}.")
-        out = self.decision_function(X, model)
-        p1 = sigmoid(out) if self.loss_fn.spec.link == "sigmoid" else np.clip(out, 0, 1)
+        p1 = _probability(self.loss_fn, self.decision_function(X, model))
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X, model=None):
@@ -166,9 +207,16 @@ class FitResult:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
         names = self.feature_names or [f"w{j}" for j in range(self.coef.shape[1])]
         axes = self.params or {"lr": self.lr, "l2": self.l2}
+        scores = {}
+        if self.val_score is not None:
+            scores["val_score"] = self.val_score
+        if self.cv_score is not None:
+            scores["mean_cv_score"] = self.mean_cv_score
+            scores.update({f"cv_score_{f}": self.cv_score[:, f] for f in range(self.cv_score.shape[1])})
         df = pd.DataFrame(
             {
                 **axes,
+                **scores,
                 "final_cost": self.final_cost,
                 "n_steps": self.n_steps,
                 "converged": self.converged,
@@ -177,6 +225,11 @@ class FitResult:
             }
         )
         return pd.concat([df, pd.DataFrame(self.coef, columns=names)], axis=1)
+
+
+def _probability(loss, out):
+    """P(class 1) from the model's output: the sigmoid of a logit (``logistic``), else the output clipped to [0, 1]."""
+    return sigmoid(out) if loss.spec.link == "sigmoid" else np.clip(out, 0, 1)
 
 
 def _as_matrix(X, dtype=None):
@@ -239,6 +292,31 @@ def _labels(y, arr):
     return arr
 
 
+def _validation_set(validation, loss, dtype, D, classes):
+    """``validation=(X_val, y_val)``, checked against the training data: (X_val, y_val coded as y)."""
+    if len(validation) != 2:
+        raise ValueError("validation must be a fraction in (0, 1) or a pair (X_val, y_val).")
+    Xv, _ = _as_matrix(validation[0], dtype)
+    if Xv.shape[1] != D:
+        raise ValueError(f"validation's X has {Xv.shape[1]} features; X has {D}.")
+    if Xv.shape[0] == 0:
+        raise ValueError("validation's X has no rows.")
+    _check_finite_matrix(Xv, "validation's X")
+    if classes is None:
+        return Xv, _as_target(validation[1], loss, dtype, Xv.shape[0])[0]
+    yv = np.asarray(validation[1])
+    if yv.ndim != 1 or yv.size != Xv.shape[0]:
+        raise ValueError(f"validation's y must be 1-D with {Xv.shape[0]} labels; got shape {yv.shape}.")
+    yv = _labels(validation[1], yv)
+    unseen = np.setdiff1d(np.unique(yv), classes)
+    if unseen.size:
+        raise ValueError(
+            f"validation's y has labels the training y lacks: {unseen[:10].tolist()!r}; "
+            f"a model cannot predict a class it never saw."
+        )
+    return Xv, (yv == classes[1]).astype(dtype)
+
+
 def _as_target(y, loss, dtype, n):
     arr = np.asarray(y)
     if arr.ndim != 1:
@@ -287,6 +365,10 @@ def fit(
     initial_accumulator_value=None,
     batch_size=None,
     seed=None,
+    validation=None,
+    cv=None,
+    scoring=None,
+    refit=True,
     record_every=1,
     max_abs_w=None,
     max_history_bytes=None,
@@ -343,6 +425,32 @@ def fit(
     seed : int, optional
         Seed (>= 0) of that shuffle (None means 0).  Epoch ``e``'s order is a pure function
         of (seed, e): a splitmix64-driven Fisher-Yates shuffle, the same on every machine.
+        Also seeds the splits of ``validation=`` and ``cv=`` (NumPy's ``default_rng``).
+    validation : float or (X_val, y_val), optional
+        Score every model on held-out data (``val_score``), which then ranks them
+        (``best``).  A fraction in (0, 1) holds out that share of the rows (stratified for
+        classifiers, seeded by ``seed``): the models are fitted on the other rows only,
+        and ``final_cost`` is over those.  A pair is a separate validation set.
+    cv : int, splitter or list of (train_idx, test_idx), optional
+        Cross-validation in the same pass: every (grid point, fold) is its own model,
+        fitted on the fold's training rows (its cost is the mean over those rows, so it
+        equals ``fit(X[train], y[train], ...)``) and scored on its held-out rows
+        (``cv_score``, ``mean_cv_score``, which rank the grid points).  An int K is K
+        folds, stratified for classifiers, shuffled with ``seed``; a scikit-learn splitter
+        (anything with ``split(X, y)``) or an explicit list of index pairs is used as
+        given.  At most 63 folds; X is never copied.
+    scoring : str, optional
+        The held-out score, scikit-learn's names, higher is better: ``"accuracy"``
+        (classifiers' default), ``"neg_log_loss"``, ``"r2"`` (regression's default),
+        ``"neg_mean_squared_error"``, ``"neg_mean_absolute_error"``, ``"loss"`` (minus the
+        mean held-out loss, no L2 term).  Needs ``validation=`` or ``cv=``.
+    refit : bool
+        With ``cv=``: also fit every grid point on all rows, in that same pass; those are
+        ``coef`` and ``intercept`` (and their statuses, costs and history).  With
+        ``refit=False``, ``coef`` and ``intercept`` are the means of the fold models'
+        (as ``LogisticRegressionCV`` gives), ``final_cost`` is theirs on all rows,
+        ``cost_history`` is the folds' mean, ``n_steps`` the most steps of a fold,
+        ``converged`` true where every fold converged and ``diverged`` where any diverged.
     record_every : int
         Record the cost every this many steps (0: no history).
     max_abs_w : float, optional
@@ -406,9 +514,12 @@ def fit(
             raise ValueError(f"batch_size must be between 1 and the number of rows ({n}); got {batch_size}.")
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
+    held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
 
     params, hp = model_grid([("lr", lr_grid), ("l2", l2_grid), *hp_axes], hp_axes, dtype)
-    P = params["lr"].size
+    G = params["lr"].size
+    per = held.models_per_point
+    P = G * per
     # coefficients, optimizer state (2 rows a model), gradient and scratch: about 6 (D+1)-rows a model
     v.memory_fits(P * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {D + 1} coefficients", "shrink the grid")
     lr_m, l2_m = params["lr"], params["l2"]
@@ -421,9 +532,10 @@ def fit(
         opt,
         X,
         y,
-        lr_m,
-        l2_m,
-        hp,
+        np.repeat(lr_m, per),
+        np.repeat(l2_m, per),
+        np.repeat(hp, per, axis=0),
+        folds=held.folds(G),
         schedule=schedule,
         fit_intercept=fit_intercept,
         steps=steps,
@@ -444,18 +556,13 @@ def fit(
     else:
         final_cost = _Deferred.of(run.final_cost())
         _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost())
+    out = held.results(run, G, history, final_cost, X, y, loss, act, l2_m)
     return FitResult(
-        coef=run.W[:, :D].copy(),
-        intercept=run.W[:, D].copy(),
+        **out,
         lr=lr_m,
         l2=l2_m,
         lr_grid=lr_grid,
         l2_grid=l2_grid,
-        cost_history=history,
-        _final_cost=final_cost,
-        n_steps=run.n_steps,
-        converged=run.status == _monitor.CONVERGED,
-        diverged=run.status == _monitor.DIVERGED,
         loss_fn=loss,
         activation=act,
         classes=classes,
@@ -465,3 +572,120 @@ def fit(
         params=params,
         schedule=schedule,
     )
+
+
+class _HeldOut:
+    """What ``validation=`` and ``cv=`` add to a fit: the folds' models, masks and scores.
+
+    Each grid point has ``models_per_point`` models in a row of the engine: one per fold
+    (fold f), then the one fitted on all rows (``_source.ALL``) where there is one.
+    """
+
+    def __init__(self, X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size):
+        n = X.shape[0]
+        classifier = classes is not None
+        labels = y if classifier else None
+        refit = v.boolean(refit, "refit")
+        self.pairs, self.val, self.scoring, self.refit, self.holdout = [], None, None, True, False
+        if validation is not None and cv is not None:
+            raise ValueError("give validation= or cv=, not both: cv's folds hold out their own rows.")
+        if validation is None and cv is None:
+            if scoring is not None:
+                raise ValueError("scoring= needs held-out data: pass validation= or cv= too.")
+            return
+        self.scoring = ms.check_scoring(scoring, classifier)
+        if cv is not None:
+            self.pairs = ms.resolve_cv(cv, X, y, seed, labels)
+            self.refit = refit
+        elif isinstance(validation, (tuple, list)):
+            self.val = _validation_set(validation, loss, X.dtype, X.shape[1], classes)
+        else:
+            if isinstance(validation, (bool, np.bool_)) or not isinstance(validation, numbers.Real):
+                raise TypeError(
+                    "validation must be a fraction in (0, 1) or a pair (X_val, y_val); "
+                    f"got {type(validation).__name__}."
+                )
+            if not 0 < validation < 1:
+                raise ValueError(f"validation must be a fraction strictly between 0 and 1; got {validation!r}.")
+            if n < 2:
+                raise ValueError("validation= needs at least two rows: one to fit and one to hold out.")
+            self.pairs = [ms.holdout(n, float(validation), seed, labels)]
+            self.refit, self.holdout = False, True
+            if classifier:
+                ms.resolve_cv(self.pairs, X, y, seed, labels)  # the same check: both classes in training
+        if batch_size is not None and self.pairs:
+            smallest = min(train.size for train, _ in self.pairs)
+            if batch_size > smallest:
+                raise ValueError(
+                    f"batch_size ({batch_size}) is larger than the smallest fold's training rows ({smallest}); "
+                    f"use batch_size <= {smallest}."
+                )
+        self.n = n
+
+    @property
+    def models_per_point(self):
+        return len(self.pairs) + (1 if self.refit else 0)
+
+    def folds(self, G):
+        if not self.pairs:
+            return None
+        ids = list(range(len(self.pairs))) + ([_engine.src.ALL] if self.refit else [])
+        return ms.exclusion_masks(self.n, self.pairs), np.tile(np.array(ids, np.int64), G)
+
+    def results(self, run, G, history, final_cost, X, y, loss, act, l2):
+        """The FitResult fields that depend on the folds: coefficients, statuses, costs, scores."""
+        D = X.shape[1]
+        per = self.models_per_point
+        W = run.W.reshape(G, per, D + 1)
+        n_steps = run.n_steps.reshape(G, per)
+        status = run.status.reshape(G, per)
+        hist = None if history is None else history.reshape(G, per, -1)
+        if self.refit or self.holdout:  # the last model of each point: all rows, no folds, or the one split
+            out = {
+                "coef": W[:, -1, :D].copy(),
+                "intercept": W[:, -1, D].copy(),
+                "cost_history": None if hist is None else hist[:, -1].copy(),
+                "_final_cost": _Deferred(lambda: final_cost().reshape(G, per)[:, -1].copy()),
+                "n_steps": n_steps[:, -1].copy(),
+                "converged": status[:, -1] == _monitor.CONVERGED,
+                "diverged": status[:, -1] == _monitor.DIVERGED,
+            }
+        else:
+            coef, intercept = W[:, :, :D].mean(axis=1), W[:, :, D].mean(axis=1)
+            penalty = 0.5 * l2 * (coef.astype(np.float64) ** 2).sum(axis=1)
+            cost = -ms.scores("loss", loss, act, X, y, coef, intercept, None) + penalty
+            out = {
+                "coef": coef,
+                "intercept": intercept,
+                "cost_history": None if hist is None else hist.mean(axis=1),
+                "_final_cost": _Deferred.of(cost.astype(X.dtype)),
+                "n_steps": n_steps.max(axis=1),
+                "converged": (status == _monitor.CONVERGED).all(axis=1),
+                "diverged": (status == _monitor.DIVERGED).any(axis=1),
+            }
+        out["scoring"] = self.scoring
+        if self.scoring is None:
+            return out
+
+        def score(Xs, ys, rows, Wm, bad):
+            res = ms.scores(self.scoring, loss, act, Xs, ys, Wm[:, :D], Wm[:, D], lambda o: _probability(loss, o), rows)
+            return np.where(bad, np.nan, res)
+
+        if self.val is not None:
+            Xv, yv = self.val
+            out["val_score"] = score(Xv, yv, None, W[:, -1], out["diverged"])
+            return out
+        F = len(self.pairs)
+        cv_div = status[:, :F] == _monitor.DIVERGED
+        cv_score = np.column_stack([score(X, y, te, W[:, f], cv_div[:, f]) for f, (_, te) in enumerate(self.pairs)])
+        if self.holdout:
+            out["val_score"] = cv_score[:, 0]
+            return out
+        out.update(
+            cv_score=cv_score,
+            cv_coef=W[:, :F, :D].copy(),
+            cv_intercept=W[:, :F, D].copy(),
+            cv_n_steps=n_steps[:, :F].copy(),
+            cv_diverged=cv_div,
+        )
+        return out
