@@ -26,6 +26,7 @@ from .activations import ACTIVATION_NAMES, get_activation
 from .descent import descend
 from .fit import fit
 from .losses import LOSS_NAMES, get_loss
+from .model_selection import SCORINGS
 from .optimizers import HYPERPARAMS, METHODS
 from .schedules import get_schedule
 
@@ -283,6 +284,9 @@ def _run_fit(args):
         **hyper,
         batch_size=args.batch_size,
         seed=args.seed,
+        cv=args.cv,
+        validation=args.validation,
+        scoring=args.scoring,
         progress=_progress_on(args),
     )
     return data, res, time.perf_counter() - start
@@ -309,7 +313,11 @@ def cmd_fit(args):
     data, res, seconds = _run_fit(args)
     acc = _accuracy(res, data)
     status = _status(res.converged, res.diverged)
-    order = _results.ranking(res.final_cost, res.diverged, res.n_steps)[0]
+    held = res.held_out_score
+    with np.errstate(invalid="ignore"):
+        rank_by = res.final_cost if held is None else -held
+        order = _results.ranking(rank_by, res.diverged, res.n_steps)[0]
+    held_name = None if held is None else ("cv " if res.cv_score is not None else "val ") + res.scoring
     n, D = data.X.shape
     what = res.loss_fn.spec.model
     if res.activation.name != "identity":
@@ -339,6 +347,7 @@ def cmd_fit(args):
     head = f"{'rank':>4} {'lr':>10}" + (f" {'l2':>9}" if res.l2_grid.size > 1 else "")
     head += "".join(f" {k:>9}" for k in axes)
     head += f" {'final cost':>12} {'status':>10} {'steps':>6}" + (f" {'accuracy':>8}" if acc is not None else "")
+    head += f" {held_name:>{max(10, len(held_name))}}" if held is not None else ""
     print(head)
     shown = order if args.top is None else order[: args.top]
     for rank, m in enumerate(shown, 1):
@@ -346,15 +355,21 @@ def cmd_fit(args):
         line += "".join(f" {res.params[k][m]:>9.4g}" for k in axes)
         line += f" {res.final_cost[m]:>12.6g} {status[m]:>10} {res.n_steps[m]:>6}"
         line += f" {acc[m]:>8.2%}" if acc is not None else ""
+        line += f" {held[m]:>{max(10, len(held_name))}.4f}" if held is not None else ""
         print(line)
     if len(shown) < len(order):
         print(f"   ... {len(order) - len(shown)} more (--top)")
-    best = res.best
     print()
-    if best is None:
-        print("every model diverged: lower the learning rates (--lr)")
-    else:
+    if not res.comparable:
+        print("the l2 strengths differ, so final costs do not rank models across them (--cv K ranks them all):")
+    for l2_value in [None] if res.comparable else res.l2_grid:
+        sub = order if l2_value is None else order[res.l2[order] == l2_value]
+        best = sub[0] if sub.size and not res.diverged[sub[0]] and np.isfinite(rank_by[sub[0]]) else None
+        if best is None:
+            print("every model diverged: lower the learning rates (--lr)")
+            continue
         extra = f", training accuracy {acc[best]:.2%}" if acc is not None else ""
+        extra += f", {held_name} {held[best]:.4f}" if held is not None else ""
         l2 = f", l2 {res.l2[best]:g}" if res.l2_grid.size > 1 else ""
         l2 += "".join(f", {k} {res.params[k][best]:g}" for k in axes)
         print(
@@ -372,6 +387,8 @@ def cmd_fit(args):
         }
         if acc is not None:
             cols["accuracy"] = acc
+        if held is not None:
+            cols[held_name.replace(" ", "_")] = held
         cols["intercept"] = res.intercept
         for j, name in enumerate(data.feature_names):
             cols[f"coef_{name}"] = res.coef[:, j]
@@ -750,7 +767,11 @@ def _add_fit_options(p, *, outputs=True):
     _add_optimizer_options(p)
     p.add_argument("--tol", type=float, default=1e-4, help="stop a model at gradient norm <= tol (default 1e-4)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
-    p.add_argument("--seed", type=int, help="seed of the mini-batch shuffle")
+    p.add_argument("--seed", type=int, help="seed of the mini-batch shuffle and of the folds")
+    held = p.add_mutually_exclusive_group()
+    held.add_argument("--cv", type=int, help="rank models by K-fold cross-validation, all folds in one pass")
+    held.add_argument("--validation", type=float, help="rank models on this fraction of the rows, held out")
+    p.add_argument("--scoring", choices=SCORINGS, help="held-out score (default accuracy or r2)")
     p.add_argument(
         "--no-standardize",
         dest="standardize",

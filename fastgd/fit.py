@@ -140,6 +140,11 @@ class FitResult:
         return self._final_cost()
 
     @property
+    def comparable(self):
+        """True where ``best`` may compare every model: a held-out score ranks them, or they share one ``l2``."""
+        return self.held_out_score is not None or np.unique(self.l2).size <= 1
+
+    @property
     def best(self):
         """Index of the best model among those that did not diverge (None if all did).
 
@@ -153,7 +158,7 @@ class FitResult:
         if score is not None:
             with np.errstate(invalid="ignore"):
                 return _results.best_index(-score, self.diverged, self.n_steps)
-        if np.unique(self.l2).size > 1:
+        if not self.comparable:
             raise ValueError(
                 "these models have different l2 strengths, so their final costs measure different objectives "
                 "and the lowest is not the best model; fit with validation= or cv= to rank them by a held-out "

@@ -277,7 +277,7 @@ def cost_curves(result, *, log=True):
         raise ValueError("result has no cost history; fit with record_every=1 (or any k > 0).")
     hist = result.cost_history.astype(np.float64)
     step = np.arange(hist.shape[1]) * result.record_every
-    best = result.best
+    best = result.best if result.comparable else None  # costs of different l2 do not rank models
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     lr = result.lr.astype(np.float64)

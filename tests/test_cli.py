@@ -79,6 +79,36 @@ def test_fit_default_runs_on_embedded_data_and_ranks(capsys):
     assert "... 27 more" in out
 
 
+def test_fit_cv_ranks_by_the_held_out_score(capsys, tmp_path):
+    out_file = tmp_path / "cv.csv"
+    code, out, err = run(capsys, "fit", "--lr", "0.01,0.1,1", "--l2", "0,0.01", "--steps", "60", "--cv", "4",
+                         "--seed", "3", "--quiet", "--out", str(out_file))  # fmt: skip
+    assert code == 0 and err == ""
+    data = datasets.breast_cancer().standardized()
+    want = fastgd.fit(data.X, data.y, [0.01, 0.1, 1], l2=[0, 0.01], steps=60, tol=1e-4, cv=4, seed=3)
+    rows = [line.split() for line in out.splitlines() if line[:4].strip().isdigit()]
+    assert [float(r[-1]) for r in rows] == sorted((float(f"{x:.4f}") for x in want.mean_cv_score), reverse=True)
+    assert "cv accuracy" in out and f"cv accuracy {want.mean_cv_score[want.best]:.4f})" in out
+    table = pd.read_csv(out_file)
+    np.testing.assert_allclose(table["cv_accuracy"], want.mean_cv_score)
+
+
+def test_fit_validation_and_scoring(capsys):
+    code, out, _ = run(capsys, "fit", "--lr", "0.1,1", "--steps", "30", "--validation", "0.3",
+                       "--scoring", "neg_log_loss", "--quiet")  # fmt: skip
+    assert code == 0 and "val neg_log_loss" in out
+    code, _, err = run(capsys, "fit", "--cv", "3", "--validation", "0.3")
+    assert code == 2 and "not allowed with argument --cv" in err
+    code, _, err = run(capsys, "fit", "--validation", "2", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "strictly between 0 and 1" in err
+
+
+def test_fit_without_held_out_scores_names_a_best_per_l2(capsys):
+    code, out, _ = run(capsys, "fit", "--lr", "0.1,1", "--l2", "0,0.1", "--steps", "20", "--quiet")
+    assert code == 0 and "final costs do not rank models across them" in out
+    assert out.count("best learning rate") == 2
+
+
 def test_fit_csv_with_outputs(capsys, tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(80, 2))
