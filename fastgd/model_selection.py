@@ -41,7 +41,7 @@ def kfold(n, k, seed=None, labels=None):
     --------
     >>> from fastgd.model_selection import kfold
     >>> [test.tolist() for _, test in kfold(6, 3, seed=0)]
-    [[1, 4], [0, 3], [2, 5]]
+    [[3, 4], [0, 2], [1, 5]]
 
     See Also
     --------
@@ -110,6 +110,8 @@ def resolve_cv(cv, X, y, seed, labels):
         raise TypeError(f"cv must be an int (the number of folds), a splitter or a list of (train, test); got {cv!r}.")
     if isinstance(cv, numbers.Integral):
         k = int(cv)
+        if n < 2:
+            raise ValueError(f"cross-validation needs at least 2 rows; X has {n} sample(s).")
         if not 2 <= k <= min(n, MAX_FOLDS):
             raise ValueError(f"cv must be between 2 and {min(n, MAX_FOLDS)} folds for {n} rows; got {k}.")
         pairs = kfold(n, k, seed, labels)
