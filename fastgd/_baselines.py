@@ -113,7 +113,31 @@ def np_adam_sweep(w0, lr, steps, *, x=1.0, target=0.0):
     return W
 
 
+def cv_columns(lr, l2, train_masks):
+    """Every (grid point, fold) as a column: lr, l2 and the training mask (n, models) scaled by 1 / n_train."""
+    F = train_masks.shape[0]
+    lr_m, l2_m = np.repeat(lr, F), np.repeat(l2, F)
+    M = np.tile(train_masks.T / train_masks.sum(axis=1), (1, lr.size))
+    return lr_m, l2_m, M
+
+
+def np_cv_fit(X, y, lr, l2, train_masks, steps):
+    """Logistic regression for every (lr, l2) grid point on every fold's training rows, one GEMM pair a step.
+
+    ``train_masks`` (F, n) of 0/1: fold f trains on its rows with 1 (a row of ones: the refit).
+    Each column's gradient is the masked mean over its fold's rows, plus ``l2 w``.
+    """
+    lr_m, l2_m, M = cv_columns(lr, l2, train_masks)
+    W, b = np.zeros((X.shape[1], lr_m.size)), np.zeros(lr_m.size)
+    for _ in range(steps):
+        E = (_np_sigmoid(X @ W + b) - y[:, None]) * M
+        W -= lr_m * (X.T @ E + l2_m * W)
+        b -= lr_m * E.sum(axis=0)
+    return W, b
+
+
 NUMPY_BASELINES = {
+    "cv_fit": np_cv_fit,
     "fit_batched": np_fit_batched,
     "sgd_batched": np_sgd_batched,
     "adam_fit_batched": np_adam_fit_batched,
@@ -205,6 +229,29 @@ def jax_fit(steps, *, with_cost=False):
         return W, b, hist
 
     return lambda X, y, lr: jax.block_until_ready(run(X, y, lr))
+
+
+def jax_cv_fit(steps):
+    """``jit`` + ``lax.fori_loop`` of ``np_cv_fit``: every (grid point, fold) a column of one batched GEMM.
+
+    The fold masks weight the rows (the form of ``vmap`` over folds with masks, without
+    its per-model matrix-vector products).  Arguments: JAX arrays X, y and ``cv_columns``'s
+    three, converted before the call.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    @jax.jit
+    def run(X, y, lr_m, l2_m, M):
+        def body(_, carry):
+            W, b = carry
+            E = (jax.nn.sigmoid(X @ W + b) - y[:, None]) * M
+            return W - lr_m * (X.T @ E + l2_m * W), b - lr_m * E.sum(axis=0)
+
+        return lax.fori_loop(0, steps, body, (jnp.zeros((X.shape[1], lr_m.shape[0])), jnp.zeros(lr_m.shape[0])))
+
+    return lambda *args: jax.block_until_ready(run(*args))
 
 
 def jax_sgd(steps, batch, seed=0):

@@ -10,6 +10,7 @@ from sklearn.model_selection import KFold, ShuffleSplit, cross_val_score
 import fastgd
 import fastgd.special
 from fastgd import model_selection as ms
+from fastgd._baselines import NUMPY_BASELINES
 
 
 def _standardized(loader):
@@ -304,3 +305,18 @@ def test_bad_held_out_options_are_refused_before_any_work(kw, error, match):
     X, y = _data()
     with pytest.raises(error, match=match):
         fastgd.fit(X, y, 0.1, steps=5, **kw)
+
+
+def test_the_benchmarks_numpy_baseline_fits_the_same_fold_models():
+    X, y = _data()
+    pairs = ms.kfold(X.shape[0], 3, seed=0, labels=y)
+    masks = np.zeros((4, X.shape[0]))
+    for f, (train, _) in enumerate(pairs):
+        masks[f, train] = 1
+    masks[3] = 1
+    lr, l2 = np.array([0.05, 0.5]), np.array([0.0, 0.01])
+    res = fastgd.fit(X, y, lr, l2=l2, cv=pairs, steps=30, record_every=0)
+    W, b = NUMPY_BASELINES["cv_fit"](X, y, np.repeat(lr, 2), np.tile(l2, 2), masks, 30)
+    np.testing.assert_allclose(W.T.reshape(4, 4, -1)[:, :3], res.cv_coef, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(W.T.reshape(4, 4, -1)[:, 3], res.coef, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(b.reshape(4, 4)[:, :3], res.cv_intercept, rtol=1e-10, atol=1e-13)
