@@ -818,12 +818,21 @@ class Run:
     def running(self):
         return self.step <= self.steps and bool((self.status == mon.RUNNING).any())
 
-    def run(self):
-        """Every remaining step, in compiled calls of about _progress.SLICE_SECONDS each."""
+    def run(self, check=None, every=0):
+        """Every remaining step, in compiled calls of about _progress.SLICE_SECONDS each.
+
+        ``check(self)``, where given, is called whenever the step count reaches a multiple of
+        ``every`` (a monitor outside the compiled loop: early stopping on held-out rows).
+        """
         n = 4
         while self.running():
             t0 = time.perf_counter()
-            self.advance(n)
+            if check is None:
+                self.advance(n)
+            else:
+                self.advance(min(n, every - self.step % every))
+                if self.step % every == 0:
+                    check(self)
             took = time.perf_counter() - t0
             if took < _progress.SLICE_SECONDS / 2:
                 n *= 2
@@ -839,10 +848,11 @@ class Run:
         stream_rows(self.seed, n, self.batch, s, s + 1, out)
         return out[0]
 
-    def sums(self, rows, models, exact, grad=True):
+    def sums(self, rows, models, exact, grad=True, every_row=False):
         """Chunk-by-chunk sums over ``rows`` for ``models``, added in chunk order: (G, gb, cost sums).
 
         ``grad=False``: the costs alone (G has no columns), at about half the work.
+        ``every_row``: over all of ``rows``, even those the models' folds hold out.
         """
         P, D = models.size, self.X.shape[1]
         C = src.n_chunks(rows.size)
@@ -851,9 +861,8 @@ class Run:
         Wl = np.ascontiguousarray(self.W[models, :D])
         XT = self.XT if rows.size == self.X.shape[0] and not self.batch else self.XT[:0]
         b = self.W[models, D].copy()
-        src.partial_sums(
-            self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, self.folds[models], G, gb, cs
-        )
+        folds = np.full(models.size, src.ALL, np.int64) if every_row else self.folds[models]
+        src.partial_sums(self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, folds, G, gb, cs)
         Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
         for c in range(C):  # in chunk order, as the compiled loops add them
             Gt += G[c]
@@ -896,11 +905,13 @@ class Run:
         )
         self.step = s + 1
 
-    def final_cost(self):
-        """Every model's cost on the whole data at its final coefficients."""
+    def final_cost(self, changed=None):
+        """Every model's cost on the whole data at its final coefficients (``changed``: models whose W was reset)."""
         out = self.last_cost.copy()
         # running models got their cost at step `steps`; stopped ones (and, with mini-batches, all) need a pass
         redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(self.status != mon.RUNNING)
+        if changed is not None:
+            redo = np.union1d(redo, changed)
         if redo.size:
             rows = np.arange(self.X.shape[0])
             ct = self.sums(rows, redo, True, grad=False)[2]

@@ -2,7 +2,9 @@
 
 A model runs until its gradient is small (converged), or its cost is not finite
 or an update would leave ``[-bound, bound]`` (diverged: it keeps its last good
-coefficients).  A stopped model is dropped from every later pass; its later
+coefficients), or, with early stopping, its held-out loss has not improved for
+``patience`` checks (stopped early: ``EarlyStopping``, which runs between compiled
+calls).  A stopped model is dropped from every later pass; its later
 history entries are its final cost (``fill_stopped``).  This module knows
 nothing of the data or of the update rule.
 """
@@ -11,7 +13,7 @@ import numpy as np
 
 from ._jit import jit_helper
 
-RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+RUNNING, CONVERGED, DIVERGED, STOPPED_EARLY = 0, 1, 2, 3
 
 
 @jit_helper
@@ -67,3 +69,34 @@ def fill_stopped(history, stopped_at, record_every, final_cost):
     # model by model: no temporary the size of the history
     for m in np.flatnonzero(stopped_at < (history.shape[1] - 1) * record_every):
         history[m, int(stopped_at[m]) // record_every + 1 :] = final_cost[m]
+
+
+class EarlyStopping:
+    """Stop models whose held-out loss has not improved for ``patience`` checks; keep their best coefficients.
+
+    ``update`` is called at every check with the held-out mean loss of the running
+    watched models; ``restore(W)`` puts every watched model's best coefficients back at
+    the end.  NaN never improves.
+    """
+
+    def __init__(self, W, watched, patience):
+        self.watched, self.patience = watched, patience
+        self.best = np.full(W.shape[0], np.inf)
+        self.best_W = W.copy()
+        self.since = np.zeros(W.shape[0], np.int64)
+
+    def update(self, models, loss, W, status, stopped_at, step):
+        better = loss < self.best[models]
+        up = models[better]
+        self.best[up], self.best_W[up], self.since[up] = loss[better], W[up], 0
+        worse = models[~better]
+        self.since[worse] += 1
+        tired = worse[self.since[worse] >= self.patience]
+        status[tired] = STOPPED_EARLY
+        stopped_at[tired] = step
+
+    def restore(self, W):
+        """Every watched model's best coefficients back into W (where any check was finite); which ones."""
+        m = self.watched[np.isfinite(self.best[self.watched])]
+        W[m] = self.best_W[m]
+        return m

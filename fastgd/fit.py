@@ -6,6 +6,7 @@ step from the inverse Hessian -- for a real dataset and a grid of learning rates
 (and L2 strengths), all fitted in the same pass over the data.
 """
 
+import functools
 import numbers
 from dataclasses import dataclass, field
 
@@ -95,6 +96,8 @@ class FitResult:
     cv_coef, cv_intercept : ndarray (P, F, D) and (P, F), or None
         The fold models' coefficients; ``cv_n_steps`` and ``cv_diverged`` (P, F) their
         steps and statuses.
+    stopped_early, cv_stopped_early : ndarray (P,) and (P, F) of bool, or None
+        With ``early_stopping=True``: the models stopped by it.
     """
 
     coef: np.ndarray
@@ -123,6 +126,8 @@ class FitResult:
     cv_intercept: np.ndarray | None = None
     cv_n_steps: np.ndarray | None = None
     cv_diverged: np.ndarray | None = None
+    stopped_early: np.ndarray | None = None
+    cv_stopped_early: np.ndarray | None = None
 
     @property
     def mean_cv_score(self):
@@ -374,6 +379,8 @@ def fit(
     cv=None,
     scoring=None,
     refit=True,
+    early_stopping=False,
+    patience=10,
     record_every=1,
     max_abs_w=None,
     max_history_bytes=None,
@@ -456,6 +463,14 @@ def fit(
         (as ``LogisticRegressionCV`` gives), ``final_cost`` is theirs on all rows,
         ``cost_history`` is the folds' mean, ``n_steps`` the most steps of a fold,
         ``converged`` true where every fold converged and ``diverged`` where any diverged.
+    early_stopping : bool
+        With ``validation=FRAC`` or ``cv=``: every ``record_every`` steps, each fold model's
+        mean held-out loss (the fitted loss, no L2 term) is computed; a model stops when it
+        has not improved for ``patience`` checks (``stopped_early``, ``cv_stopped_early``),
+        and every fold model ends with the coefficients of its best check.  The refit
+        models, which have no held-out rows, run their steps.
+    patience : int
+        Checks without improvement before a model stops (>= 1).
     record_every : int
         Record the cost every this many steps (0: no history).
     max_abs_w : float, optional
@@ -520,6 +535,7 @@ def fit(
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
     held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
+    held.early(early_stopping, patience, record_every)
 
     params, hp = model_grid([("lr", lr_grid), ("l2", l2_grid), *hp_axes], hp_axes, dtype)
     G = params["lr"].size
@@ -550,16 +566,18 @@ def fit(
         seed=seed,
         record_every=record_every,
     )
+    go = run.run if held.stopper is None else functools.partial(run.run, held.check, record_every)
     if progress and P:
-        _progress.run_with_bar(run.run, run.progress, steps + 1, "step", per=run.progress.size)
+        _progress.run_with_bar(go, run.progress, steps + 1, "step", per=run.progress.size)
     else:
-        run.run()
+        go()
+    changed = held.finish(run)
     history = run.history if record_every else None
     stopped = (run.status != _monitor.RUNNING).any()
     if batch_size is not None and not (record_every and stopped):
         final_cost = _Deferred(run.final_cost)  # a whole-data pass, made when first asked for
     else:
-        final_cost = _Deferred.of(run.final_cost())
+        final_cost = _Deferred.of(run.final_cost(changed))
         _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost())
     out = held.results(run, G, history, final_cost, X, y, loss, act, l2_m)
     return FitResult(
@@ -592,6 +610,7 @@ class _HeldOut:
         labels = y if classifier else None
         refit = v.boolean(refit, "refit")
         self.pairs, self.val, self.scoring, self.refit, self.holdout = [], None, None, True, False
+        self.stopper = None
         if validation is not None and cv is not None:
             raise ValueError("give validation= or cv=, not both: cv's folds hold out their own rows.")
         if validation is None and cv is None:
@@ -626,6 +645,40 @@ class _HeldOut:
                     f"use batch_size <= {smallest}."
                 )
         self.n = n
+
+    def early(self, early_stopping, patience, record_every):
+        """Validate early stopping's options (the stopper itself starts with the run)."""
+        self.early_stopping = v.boolean(early_stopping, "early_stopping")
+        self.patience = v.integer(patience, "patience", minimum=1)
+        if not self.early_stopping:
+            return
+        if not self.pairs:
+            raise ValueError(
+                "early_stopping=True needs held-out rows of X: pass validation=FRAC or cv=K "
+                "(a separate validation set is scored after the fit only)."
+            )
+        if record_every < 1:
+            raise ValueError("early_stopping=True checks every record_every steps; use record_every >= 1.")
+        self.stopper = True  # replaced by the monitor in check()
+
+    def check(self, run):
+        """One early-stopping check: each running fold model's mean loss on its held-out rows."""
+        if self.stopper is True:
+            self.stopper = _monitor.EarlyStopping(run.W, np.flatnonzero(run.folds < _engine.src.ALL), self.patience)
+        live = np.flatnonzero(run.status == _monitor.RUNNING)
+        watched = live[run.folds[live] < _engine.src.ALL]
+        for f, (_, test) in enumerate(self.pairs):
+            models = watched[run.folds[watched] == f]
+            if models.size:
+                held = run.sums(test, models, True, grad=False, every_row=True)[2] / test.size
+                self.stopper.update(models, held, run.W, run.status, run.stopped_at, run.step)
+
+    def finish(self, run):
+        """After the run: a last check at the final coefficients, then every fold model's best put back."""
+        if self.stopper is None:
+            return None
+        self.check(run)
+        return self.stopper.restore(run.W)
 
     @property
     def models_per_point(self):
@@ -669,6 +722,14 @@ class _HeldOut:
                 "diverged": (status == _monitor.DIVERGED).any(axis=1),
             }
         out["scoring"] = self.scoring
+        if self.stopper is not None:
+            early = status == _monitor.STOPPED_EARLY
+            F = len(self.pairs)
+            if self.holdout:
+                out["stopped_early"] = early[:, 0]
+            else:  # the refit models run their steps; without them, a point stopped where all its folds did
+                out["stopped_early"] = np.zeros(G, bool) if self.refit else early[:, :F].all(axis=1)
+                out["cv_stopped_early"] = early[:, :F]
         if self.scoring is None:
             return out
 

@@ -426,7 +426,21 @@ def test_output_files_follow_the_umask(capsys, tmp_path):
 def test_ctrl_c_during_a_sweep_exits_130_without_output(tmp_path):
     fastgd.descend("mse", [1.0], [0.1], steps=1, tol=1e-6)  # the subprocess loads the compiled kernel
     out = tmp_path / "r.csv"
-    argv = ["-m", "fastgd", "sweep", "--w0", "-5:5:4000", "--lr", "1e-4:0.5:50:log", "--steps", "2000000", "--out"]
+    # tol 0: the small learning rates take millions of steps to reach a zero gradient, so Ctrl-C finds it running
+    argv = [
+        "-m",
+        "fastgd",
+        "sweep",
+        "--w0",
+        "-5:5:4000",
+        "--lr",
+        "1e-4:0.5:50:log",
+        "--steps",
+        "2000000",
+        "--tol",
+        "0",
+        "--out",
+    ]
     proc = subprocess.Popen(
         [sys.executable, *argv, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -320,3 +320,53 @@ def test_the_benchmarks_numpy_baseline_fits_the_same_fold_models():
     np.testing.assert_allclose(W.T.reshape(4, 4, -1)[:, :3], res.cv_coef, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(W.T.reshape(4, 4, -1)[:, 3], res.coef, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(b.reshape(4, 4)[:, :3], res.cv_intercept, rtol=1e-10, atol=1e-13)
+
+
+# ---------------------------------------------------------------- early stopping
+def _overfitting(n=160, D=40, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, D))
+    return X, (X[:, 0] + 2 * rng.normal(size=n) > 0).astype(float)
+
+
+def test_early_stopping_keeps_the_coefficients_of_the_best_check():
+    X, y = _overfitting()
+    kw = dict(validation=0.3, seed=1, l2=0.0)
+    res = fastgd.fit(X, y, 2.0, steps=2000, early_stopping=True, patience=3, record_every=20, **kw)
+    assert res.stopped_early[0] and not res.converged[0]
+    stop = int(res.n_steps[0])
+    assert stop % 20 == 0 and stop < 2000
+    # the same fit, stopped by hand at every check up to the stop: the best held-out loss wins
+    checks = range(20, stop + 1, 20)
+    fits = [fastgd.fit(X, y, 2.0, steps=s, scoring="loss", **kw) for s in checks]
+    losses = [-f.val_score[0] for f in fits]
+    best = int(np.argmin(losses))
+    assert stop == list(checks)[best] + 3 * 20  # patience checks without improvement
+    np.testing.assert_array_equal(res.coef[0], fits[best].coef[0])
+    np.testing.assert_array_equal(res.intercept[0], fits[best].intercept[0])
+    np.testing.assert_allclose(res.final_cost[0], fits[best].final_cost[0], rtol=1e-12)
+
+
+def test_early_stopping_with_folds_stops_fold_models_only():
+    X, y = _overfitting()
+    res = fastgd.fit(X, y, [0.01, 2.0], steps=600, cv=3, early_stopping=True, patience=2, record_every=20)
+    assert res.cv_stopped_early.shape == (2, 3) and res.cv_stopped_early[1].all()
+    assert (res.cv_n_steps[1] < 600).all() and (res.n_steps == 600).all()  # the refits have no held-out rows
+    assert not res.stopped_early.any()
+    plain = fastgd.fit(X, y, [0.01, 2.0], steps=600, cv=3, record_every=20)
+    np.testing.assert_array_equal(res.coef, plain.coef)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(early_stopping=True), "needs held-out rows"),
+        (dict(early_stopping=True, validation=(np.zeros((3, 4)), [0, 1, 0])), "needs held-out rows"),
+        (dict(early_stopping=True, cv=3, record_every=0), "record_every >= 1"),
+        (dict(early_stopping=True, cv=3, patience=0), "patience"),
+    ],
+)
+def test_bad_early_stopping_options(kw, match):
+    X, y = _data()
+    with pytest.raises(ValueError, match=match):
+        fastgd.fit(X, y, 0.1, steps=5, **kw)
