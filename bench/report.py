@@ -38,8 +38,11 @@ def main(src, dst):
     rows = defaultdict(dict)
     gflop = {}
     sgd_steps = []
+    accuracy = defaultdict(dict)
     for b in data["benchmarks"]:
         info = b["extra_info"]
+        if "best_accuracy" in info:
+            accuracy[info["case"]][info["impl"]] = info["best_accuracy"]
         rows[(info["case"], info["n"], info["dtype"])][info["impl"]] = b["stats"]["median"]
         if "gflop" in info:
             gflop[info["case"]] = info["gflop"]
@@ -122,6 +125,10 @@ def main(src, dst):
                 f"- {case}: fastgd's Adam takes {t['fastgd'] / t['fastgd_gd']:.2f}x the time of its gd "
                 f"on the same problem ({t['fastgd_gd'] * 1e3:.0f} ms)"
             )
+    for case, best in sorted(accuracy.items()):
+        lines.append(
+            f"- {case}: best mean held-out accuracy " + ", ".join(f"{k} {a:.4f}" for k, a in sorted(best.items()))
+        )
     per_step = {info["steps"]: sec for info, sec in sgd_steps if info["impl"] == "fastgd"}
     if per_step:
         lines.append(

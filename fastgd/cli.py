@@ -287,6 +287,9 @@ def _run_fit(args):
         cv=args.cv,
         validation=args.validation,
         scoring=args.scoring,
+        early_stopping=args.early_stopping,
+        patience=args.patience,
+        record_every=args.check_every if args.early_stopping else 1,
         progress=_progress_on(args),
     )
     return data, res, time.perf_counter() - start
@@ -300,8 +303,9 @@ def _accuracy(res, data):
         return np.array([np.mean(res.predict(data.X, m) == data.y) for m in range(res.coef.shape[0])])
 
 
-def _status(converged, diverged):
-    return np.where(diverged, "diverged", np.where(converged, "converged", "max steps"))
+def _status(converged, diverged, early=None):
+    out = np.where(diverged, "diverged", np.where(converged, "converged", "max steps"))
+    return out if early is None else np.where(early & ~diverged, "early stop", out)
 
 
 def cmd_fit(args):
@@ -312,7 +316,7 @@ def cmd_fit(args):
     plot = _check_plot(args.plot)
     data, res, seconds = _run_fit(args)
     acc = _accuracy(res, data)
-    status = _status(res.converged, res.diverged)
+    status = _status(res.converged, res.diverged, res.stopped_early)
     held = res.held_out_score
     with np.errstate(invalid="ignore"):
         rank_by = res.final_cost if held is None else -held
@@ -772,6 +776,13 @@ def _add_fit_options(p, *, outputs=True):
     held.add_argument("--cv", type=int, help="rank models by K-fold cross-validation, all folds in one pass")
     held.add_argument("--validation", type=float, help="rank models on this fraction of the rows, held out")
     p.add_argument("--scoring", choices=SCORINGS, help="held-out score (default accuracy or r2)")
+    p.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="stop a fold's model when its held-out loss stops improving (needs --cv or --validation)",
+    )
+    p.add_argument("--patience", type=int, default=10, help="checks without improvement before stopping (default 10)")
+    p.add_argument("--check-every", type=int, default=10, help="steps between early-stopping checks (default 10)")
     p.add_argument(
         "--no-standardize",
         dest="standardize",

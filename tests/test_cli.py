@@ -452,3 +452,11 @@ def test_ctrl_c_during_a_sweep_exits_130_without_output(tmp_path):
         proc.kill()
     assert proc.returncode == 130 and err == "fastgd: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_early_stopping(capsys):
+    code, out, _ = run(capsys, "fit", "--lr", "0.1,10", "--steps", "3000", "--validation", "0.3", "--tol", "0",
+                       "--early-stopping", "--patience", "2", "--check-every", "10", "--quiet")  # fmt: skip
+    assert code == 0 and "early stop" in out
+    code, _, err = run(capsys, "fit", "--early-stopping", "--quiet")
+    assert code == 2 and "needs held-out rows" in err

@@ -210,8 +210,11 @@ def test_hyperparameter_arrays_are_grid_axes():
         one = fastgd.fit(X, y, res.params["lr"][m], l2=res.params["l2"][m], method="adam", b1=res.params["b1"][m],
                          b2=0.99, steps=30)  # fmt: skip
         np.testing.assert_array_equal(one.coef[0], res.coef[m])
-    best = res.best_params
-    assert set(best) == {"lr", "l2", "b1", "b2", "eps"} and best["lr"] == res.lr[res.best]
+    with pytest.raises(ValueError, match="different l2 strengths"):
+        _ = res.best_params  # final costs of different l2 do not rank models
+    same_l2 = fastgd.fit(X, y, lr, method="adam", b1=b1, b2=0.99, steps=30)
+    best = same_l2.best_params
+    assert set(best) == {"lr", "l2", "b1", "b2", "eps"} and best["lr"] == same_l2.lr[same_l2.best]
     df = res.to_pandas()
     assert list(df.columns[:5]) == ["lr", "l2", "b1", "b2", "eps"]
     np.testing.assert_array_equal(df["b1"], res.params["b1"])
