@@ -23,7 +23,7 @@ of its position and of who computes which chunk):
 ``Run`` (plain Python) holds a fit's state and calls a loop for as many steps as
 take about ``_progress.SLICE_SECONDS``, so Ctrl-C and the progress bar answer between
 slices; the same parts can also be called one step at a time (``Run.step_by_parts``):
-partial sums per chunk, summed in order, then ``update_models`` -- what a driver
+partial sums per chunk, summed in order, then ``update_counted`` -- what a driver
 outside numba composes.
 """
 
@@ -597,16 +597,17 @@ def run_rows(
 
 
 @jit_kernel
-def update_models(
+def update_counted(
     loss,
     act,
     opt,
     X,
     y,
     rows,
+    nr,
     excl,
     folds,
-    F,
+    cnt,
     live,
     Gt,
     gbt,
@@ -630,10 +631,13 @@ def update_models(
     history,
     last_cost,
 ):
-    """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time)."""
+    """One step's monitor and optimizer for the models ``live``, from their summed sums (one step at a time).
+
+    The step ran over ``nr`` rows, of which fold f trained on cnt[f] (``counts``).  X,
+    y and ``rows`` are read by Newton's Hessian only: a driver without X in memory (Dask)
+    passes empty ones with a first-order optimizer.
+    """
     scratch = _update_scratch(opt, X.shape[1] + 1, X.dtype)
-    cnt = np.empty(src.ALL + 1, np.int64)
-    src.count_rows(excl, rows, rows.size, F, cnt)
     _update_live(
         loss,
         act,
@@ -641,7 +645,7 @@ def update_models(
         X,
         y,
         rows,
-        rows.size,
+        nr,
         excl,
         folds,
         cnt,
@@ -673,13 +677,38 @@ def update_models(
 
 
 @jit_kernel
-def costs(W, l2, models, ct, excl, folds, F, rows, out):
-    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] over ``rows`` outside its fold."""
+def counts(excl, rows, F):
+    """How many of ``rows`` each fold trains on, (ALL + 1,) (``_source.count_rows``)."""
     cnt = np.empty(src.ALL + 1, np.int64)
     src.count_rows(excl, rows, rows.size, F, cnt)
+    return cnt
+
+
+@jit_kernel
+def costs(W, l2, models, ct, folds, cnt, out):
+    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] (cnt: ``counts``)."""
     for i in range(models.size):
         m = models[i]
         out[m] = _cost(ct[i], cnt[folds[m]], W, m, l2[m])
+
+
+def summed(kernel, loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, grad=True):
+    """Chunk-by-chunk sums over ``rows`` for the models (Wl, b, folds), added in chunk order: (G, gb, cost sums).
+
+    ``kernel`` is ``_source.partial_sums`` or its serial twin (the same bits); ``grad=False``:
+    the costs alone (G has no columns), at about half the work.
+    """
+    P, D = Wl.shape
+    C = src.n_chunks(rows.size)
+    dt = X.dtype
+    G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
+    kernel(loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, G, gb, cs)
+    Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
+    for c in range(C):  # in chunk order, as the compiled loops add them
+        Gt += G[c]
+        gbt += gb[c]
+        ct += cs[c]
+    return Gt, gbt, ct
 
 
 @jit_kernel
@@ -725,6 +754,7 @@ class Run:
         dt = X.dtype
         c = dt.type
         self.loss, self.act, self.opt, self.X, self.y = loss, act, opt, X, y
+        self.n_rows = X.shape[0]
         self.lr, self.l2 = lr, l2
         if folds is None:
             self.excl, self.folds = np.zeros(0, np.int64), np.full(P, src.ALL, np.int64)
@@ -841,11 +871,10 @@ class Run:
 
     def rows_of(self, s):
         """The rows of step s (all of them in order for full-batch descent)."""
-        n = self.X.shape[0]
         if not self.batch:
-            return np.arange(n)
+            return self.all_rows()
         out = np.empty((1, self.batch), np.int64)
-        stream_rows(self.seed, n, self.batch, s, s + 1, out)
+        stream_rows(self.seed, self.n_rows, self.batch, s, s + 1, out)
         return out[0]
 
     def sums(self, rows, models, exact, grad=True, every_row=False):
@@ -854,21 +883,17 @@ class Run:
         ``grad=False``: the costs alone (G has no columns), at about half the work.
         ``every_row``: over all of ``rows``, even those the models' folds hold out.
         """
-        P, D = models.size, self.X.shape[1]
-        C = src.n_chunks(rows.size)
-        dt = self.X.dtype
-        G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
+        D = self.X.shape[1]
         Wl = np.ascontiguousarray(self.W[models, :D])
         XT = self.XT if rows.size == self.X.shape[0] and not self.batch else self.XT[:0]
         b = self.W[models, D].copy()
         folds = np.full(models.size, src.ALL, np.int64) if every_row else self.folds[models]
-        src.partial_sums(self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, folds, G, gb, cs)
-        Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
-        for c in range(C):  # in chunk order, as the compiled loops add them
-            Gt += G[c]
-            gbt += gb[c]
-            ct += cs[c]
-        return Gt, gbt, ct
+        args = (self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, folds, grad)
+        return summed(src.partial_sums, *args)
+
+    def counts(self, rows):
+        """How many of ``rows`` each fold trains on."""
+        return counts(self.excl, rows, self.F)
 
     def step_by_parts(self):
         """One step from its parts, called from Python: rows, partial sums, update (bitwise as ``advance(1)``)."""
@@ -882,16 +907,15 @@ class Run:
         if not exact and not (ct <= self.z2_max).all():
             exact = True
             Gt, gbt, ct = self.sums(rows, live, exact)
-        update_models(
-            self.loss,
-            self.act,
-            self.opt,
-            self.X,
-            self.y,
-            rows,
-            self.excl,
-            self.folds,
-            self.F,
+        self.update(rows, live, Gt, gbt, ct, exact, s)
+        self.step = s + 1
+
+    def update(self, rows, live, Gt, gbt, ct, exact, s):
+        """Step s's monitor and optimizer for the models ``live`` from their sums over ``rows``."""
+        head = (self.loss, self.act, self.opt, self.X, self.y, rows, rows.size, self.excl, self.folds)
+        update_counted(
+            *head,
+            self.counts(rows),
             live,
             Gt,
             gbt,
@@ -903,7 +927,27 @@ class Run:
             *self._args(),
             *self._monitor(),
         )
-        self.step = s + 1
+
+    def all_rows(self):
+        return np.arange(self.n_rows)
+
+    STATE = ("W", "S", "status", "n_steps", "stopped_at", "history", "last_cost")
+
+    def state(self):
+        """Everything a resumed run needs (the batch stream is a pure function of seed and step)."""
+        out = {k: getattr(self, k) for k in self.STATE}
+        out["step"] = np.array(self.step, np.int64)
+        return out
+
+    def load_state(self, state):
+        """Continue from ``state()``'s arrays: the same bits as a run never stopped."""
+        for k in self.STATE:
+            mine = getattr(self, k)
+            if state[k].shape != mine.shape or state[k].dtype != mine.dtype:
+                got = f"{state[k].shape} {state[k].dtype}"
+                raise ValueError(f"a checkpoint's {k} is {got}; this fit's is {mine.shape} {mine.dtype}")
+            mine[...] = state[k]
+        self.step = int(state["step"])
 
     def final_cost(self, changed=None):
         """Every model's cost on the whole data at its final coefficients (``changed``: models whose W was reset)."""
@@ -913,7 +957,7 @@ class Run:
         if changed is not None:
             redo = np.union1d(redo, changed)
         if redo.size:
-            rows = np.arange(self.X.shape[0])
+            rows = self.all_rows()
             ct = self.sums(rows, redo, True, grad=False)[2]
-            costs(self.W, self.l2, redo, ct, self.excl, self.folds, self.F, rows, out)
+            costs(self.W, self.l2, redo, ct, self.folds, self.counts(rows), out)
         return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _engine, _monitor, _progress, _results
+from . import _dask, _engine, _monitor, _progress, _results
 from . import _validation as v
 from . import model_selection as ms
 from .activations import Activation, get_activation
@@ -509,13 +509,18 @@ def fit(
     opt = get_optimizer(method)
     steps = v.steps(steps)
     record_every = v.integer(record_every, "record_every", minimum=0)
-    X, names = _as_matrix(X)
+    on_dask = _dask.is_dask(X) or _dask.is_dask(y)
+    if on_dask:
+        X, y, names, classes, y_small = _dask_inputs(X, y, loss)
+    else:
+        X, names = _as_matrix(X)
     n, D = X.shape
     if n == 0 or D == 0:
         raise ValueError(f"X is empty (shape {X.shape}); fit needs at least one row and one column.")
-    _check_finite_matrix(X, "X")
     dtype = X.dtype
-    y, classes = _as_target(y, loss, dtype, n)
+    if not on_dask:
+        _check_finite_matrix(X, "X")
+        y, classes = _as_target(y, loss, dtype, n)
     lr_grid = v.learning_rates(lr, dtype)
     l2_grid = v.vector(l2, "l2")
     v.nonnegative(l2_grid, "l2")
@@ -534,6 +539,8 @@ def fit(
             raise ValueError(f"batch_size must be between 1 and the number of rows ({n}); got {batch_size}.")
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
+    if on_dask:
+        _dask_supports(opt, validation, cv, scoring, early_stopping)
     held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
     held.early(early_stopping, patience, record_every)
 
@@ -547,7 +554,8 @@ def fit(
     if record_every:
         n_rec = steps // record_every + 1
         v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
-    run = _engine.Run(
+    engine = functools.partial(_dask.DaskRun, y_small=y_small) if on_dask else _engine.Run
+    run = engine(
         loss,
         None if act.name == "identity" else act,
         opt,
@@ -595,6 +603,43 @@ def fit(
         params=params,
         schedule=schedule,
     )
+
+
+def _dask_inputs(X, y, loss):
+    """A Dask X and y validated, converted and persisted: (X, y, names, classes, whether every |y| is small)."""
+    X, y, names = _dask.inputs(X, y, lambda a: v.float_array(np.empty(0, a.dtype), "X").dtype)
+    dtype = X.dtype
+    if loss.is_classifier:
+        (labels,) = _dask.compute(y.map_blocks(np.unique, dtype=y.dtype).reshape(-1))  # each chunk's labels
+        _, classes = _as_target(np.unique(labels), loss, dtype, np.unique(labels).size)
+        y = (y == classes[1]).astype(dtype)
+    else:
+        if y.dtype == object or v.float_array(np.empty(0, y.dtype), "y").dtype.kind != "f":
+            raise TypeError(f"y must be numbers for loss {loss.name!r}; got dtype {y.dtype}.")
+        y, classes = y.astype(dtype), None
+    X, y = _dask.persist(X, y)
+    z_max = float(np.finfo(dtype).max) ** 0.25
+    bad_x, bad_y, small = _dask.compute(
+        (~_dask.isfinite(X)).sum(), (~_dask.isfinite(y)).sum(), (abs(y) <= z_max).all()
+    )  # fmt: skip
+    for name, bad in (("X", bad_x), ("y", bad_y)):
+        if bad:
+            raise ValueError(f"{name} has {int(bad)} NaN or infinite entries; drop or impute them first.")
+    return X, y, names, classes, bool(small)
+
+
+def _dask_supports(opt, validation, cv, scoring, early_stopping):
+    """Refuse, before any work, what fits on Dask arrays do not do yet."""
+    if opt.uses_hessian:
+        raise ValueError(
+            f"method={opt.name!r} is not available for Dask arrays (its Hessian would be another pass per model); "
+            "use a first-order method such as 'gd' or 'adam', or compute X into memory."
+        )
+    for name, value in (("validation", validation), ("cv", cv), ("scoring", scoring)):
+        if value is not None:
+            raise ValueError(f"{name}= is not available for Dask arrays yet; compute X and y into memory to use it.")
+    if early_stopping:
+        raise ValueError("early_stopping=True is not available for Dask arrays yet (it needs validation= or cv=).")
 
 
 class _HeldOut:

@@ -1,0 +1,246 @@
+"""Fits on Dask arrays: the fit engine's parts, driven one step at a time over a cluster.
+
+A step of every live model is
+
+1. a map over X's row chunks: each task runs the gradient source (``_source``'s fused
+   kernel, single-threaded: the cluster's workers are the parallelism) for all the
+   models on its chunk, giving partial sums of gradient and cost, (models x D) floats;
+2. a reduction of those partial sums in a fixed tree (groups of ``FANIN`` consecutive
+   chunks, each added in chunk order), so the bits depend on the chunks, never on
+   which worker finishes first or how many there are;
+3. the optimizer and the monitor on the client (``_engine.update_counted``).
+
+X and y are persisted on the workers once and never gathered: the client holds the
+models' (P, D + 1) coefficients and optimizer state only.  Every task is a pure
+function of persisted chunks and the step's coefficients, so when a worker dies the
+scheduler recomputes its chunks from their source and the fit goes on with the same
+result.  Mini-batches come from the same seeded stream as in memory
+(``_source.batch_rows``); each chunk's task sums the batch rows that fall in it.
+
+Without a ``dask.distributed`` client the same tasks run on Dask's default scheduler.
+"""
+
+import numpy as np
+
+from . import _engine
+from . import _source as src
+
+FANIN = 8  # partial sums added by one reduction task
+EXTRA = "pip install 'fastgd[dask]'"
+
+
+def is_dask(obj):
+    """True for a Dask array, DataFrame or Series (without importing dask)."""
+    return (type(obj).__module__ or "").split(".")[0] in ("dask", "dask_expr")
+
+
+def _modules():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as e:  # a Dask collection without dask.array's dependencies
+        raise ImportError(f"fitting Dask collections needs dask[array] and distributed: {EXTRA} ({e})") from None
+    return dask, da
+
+
+def _client():
+    """The current dask.distributed client, or None (Dask's default scheduler)."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:  # no client
+        return None
+
+
+def _as_array(obj, name, da):
+    """A Dask DataFrame or Series as a Dask array with known chunk sizes; arrays as given."""
+    if isinstance(obj, da.Array):
+        return obj
+    if is_dask(obj) and hasattr(obj, "to_dask_array"):
+        return obj.to_dask_array(lengths=True)
+    raise TypeError(f"{name} must be a Dask array, DataFrame or Series, or a NumPy array; got {type(obj).__name__}.")
+
+
+def inputs(X, y, dtype_of):
+    """Validate and persist a Dask X (n, D) and y (n,): (X, y, feature names), chunked by rows alike.
+
+    X chunked across columns is rechunked to whole rows; y is rechunked to X's row
+    chunks.  Unknown chunk sizes are refused (they would need a pass to learn).
+    ``dtype_of(X)`` gives the float dtype to fit in (the in-memory rule).
+    """
+    dask, da = _modules()
+    names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    X = _as_array(X, "X", da) if is_dask(X) else da.from_array(np.asarray(X))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.ndim} dimensions.")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError(
+            "X has unknown chunk sizes (NaN rows per chunk): call X.compute_chunk_sizes() "
+            "or use DataFrame.to_dask_array(lengths=True) first."
+        )
+    if y is None:
+        raise ValueError("y is required.")
+    y = _as_array(y, "y", da) if is_dask(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D; got {y.ndim} dimensions.")
+    if any(np.isnan(c) for c in y.chunks[0]):
+        raise ValueError("y has unknown chunk sizes (NaN): call y.compute_chunk_sizes() first.")
+    n, D = X.shape
+    if y.shape[0] != n:
+        raise ValueError(f"X has {n} rows and y has {y.shape[0]}; they must match.")
+    if n == 0 or D == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); fit needs at least one row and one column.")
+    dtype = dtype_of(X)
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})  # a chunk's task needs whole rows
+    if y.chunks[0] != X.chunks[0]:
+        y = y.rechunk((X.chunks[0],))
+    X = X.astype(dtype).map_blocks(np.ascontiguousarray, dtype=dtype)
+    return X, y, names
+
+
+def persist(*arrays):
+    dask, _ = _modules()
+    return dask.persist(*arrays)
+
+
+def compute(*values):
+    dask, _ = _modules()
+    return dask.compute(*values)
+
+
+def _chunk_sums(loss, act, exact, Xc, yc, rows, Wl, b, grad):
+    """A task: the sums over one chunk's rows (all of them, or ``rows``) for the models (Wl, b)."""
+    rows = np.arange(Xc.shape[0]) if rows is None else rows
+    XT = np.empty((0, Xc.shape[1], src.BLOCK), Xc.dtype)
+    folds = np.full(Wl.shape[0], src.ALL, np.int64)
+    excl = np.zeros(0, np.int64)
+    kernel = src.partial_sums.serial
+    return _engine.summed(kernel, loss, act, exact, Xc, XT, yc, rows, Wl, b, excl, folds, grad)
+
+
+def _add_in_order(*parts):
+    """A reduction task: the partial sums added left to right."""
+    out = tuple(a.copy() for a in parts[0])
+    for p in parts[1:]:
+        for acc, a in zip(out, p, strict=True):
+            acc += a
+    return out
+
+
+class Chunks:
+    """X's and y's row chunks where the tasks run: futures on a client, or delayed blocks."""
+
+    def __init__(self, X, y):
+        self.client = _client()
+        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+        xkeys = [k[0] for k in X.__dask_keys__()]
+        ykeys = list(y.__dask_keys__())
+        if self.client is not None:
+            from distributed import futures_of
+
+            fx = {f.key: f for f in futures_of(X)}
+            fy = {f.key: f for f in futures_of(y)}
+            self.x, self.y = [fx[k] for k in xkeys], [fy[k] for k in ykeys]
+        else:
+            dask, _ = _modules()
+            self.x, self.y = list(X.to_delayed().ravel()), list(y.to_delayed().ravel())
+            self.dask = dask
+
+    def __len__(self):
+        return len(self.x)
+
+    def local_rows(self, rows):
+        """(chunk, its rows in the order given) for the chunks that hold some of ``rows`` (None: all rows)."""
+        if rows is None:
+            return [(c, None) for c in range(len(self))]
+        where = np.searchsorted(self.offsets, rows, side="right") - 1
+        return [(c, rows[where == c] - self.offsets[c]) for c in np.unique(where)]
+
+    def map_reduce(self, fn, args_of):
+        """Sum over chunks of fn(X_c, y_c, *args_of(c)) in the fixed tree; args_of: (chunk, extra args) pairs."""
+        if self.client is not None:
+            submit = self.client.submit
+            parts = [submit(fn, *head, self.x[c], self.y[c], *rest, pure=False) for c, head, rest in args_of]
+            while len(parts) > 1:
+                parts = [submit(_add_in_order, *parts[i : i + FANIN], pure=False) for i in range(0, len(parts), FANIN)]
+            return parts[0].result()
+        delayed = self.dask.delayed
+        parts = [delayed(fn, pure=False)(*head, self.x[c], self.y[c], *rest) for c, head, rest in args_of]
+        while len(parts) > 1:
+            parts = [delayed(_add_in_order, pure=False)(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
+        return self.dask.compute(parts[0])[0]
+
+
+class DaskRun(_engine.Run):
+    """``_engine.Run`` whose gradient source is a map over a persisted Dask X's row chunks.
+
+    The optimizer, the monitor and every state array are the in-memory run's; only
+    the sums (``sums``) and the rows of a step (``None``: every row) differ.  Steps run
+    one at a time (``step_by_parts``).  First-order optimizers only.
+    """
+
+    def __init__(self, loss, act, opt, X, y, lr, l2, hp, *, y_small, **kw):
+        D, dt = X.shape[1], X.dtype
+        super().__init__(loss, act, opt, np.empty((0, D), dt), np.empty(0, dt), lr, l2, hp, **kw)
+        self.n_rows = X.shape[0]
+        self.y_small = y_small
+        self.chunks = Chunks(X, y)
+        self.progress = np.zeros(1, np.int64)
+        self.mode = "dask"
+
+    def advance(self, n):
+        s1 = min(self.step + n, self.steps + 1)
+        while self.step < s1:
+            before = self.step
+            self.step_by_parts()
+            self.progress[0] += 1
+            if self.step == before:  # every model stopped
+                self.step = s1
+
+    def all_rows(self):
+        return None
+
+    def rows_of(self, s):
+        return None if not self.batch else super().rows_of(s)
+
+    def counts(self, rows):
+        return np.full(src.ALL + 1, self.n_rows if rows is None else rows.size, np.int64)
+
+    def sums(self, rows, models, exact, grad=True, every_row=False):
+        D = self.X.shape[1]
+        Wl = np.ascontiguousarray(self.W[models, :D])
+        b = self.W[models, D].copy()
+        head = (self.loss, self.act, exact)
+        jobs = [(c, head, (r, Wl, b, grad)) for c, r in self.chunks.local_rows(rows)]
+        return self.chunks.map_reduce(_chunk_sums, jobs)
+
+    def update(self, rows, live, Gt, gbt, ct, exact, s):
+        nr = self.n_rows if rows is None else rows.size
+        head = (self.loss, self.act, self.opt, self.X, self.y, np.zeros(0, np.int64), nr, self.excl, self.folds)
+        _engine.update_counted(
+            *head,
+            self.counts(rows),
+            live,
+            Gt,
+            gbt,
+            ct,
+            exact,
+            s,
+            self.steps,
+            self.record_every,
+            *self._args(),
+            *self._monitor(),
+        )
+
+
+def isfinite(a):
+    """Elementwise finiteness of a Dask array, lazily."""
+    _, da = _modules()
+    return da.isfinite(a)
+
+
+__all__ = ["DaskRun", "Chunks", "compute", "inputs", "is_dask", "isfinite", "persist"]
