@@ -189,6 +189,7 @@ class DaskRun(_engine.Run):
         self.n_rows = X.shape[0]
         self.y_small = y_small
         self.chunks = Chunks(X, y)
+        self.token = _modules()[0].base.tokenize(X, y)  # deterministic: Dask names collections by their source
         self.progress = np.zeros(1, np.int64)
         self.mode = "dask"
 
@@ -203,6 +204,9 @@ class DaskRun(_engine.Run):
 
     def all_rows(self):
         return None
+
+    def data_identity(self):
+        return [("dask", (self.n_rows, self.token))]
 
     def rows_of(self, s):
         return None if not self.batch else super().rows_of(s)

@@ -848,19 +848,18 @@ class Run:
     def running(self):
         return self.step <= self.steps and bool((self.status == mon.RUNNING).any())
 
-    def run(self, check=None, every=0):
+    def run(self, *checks):
         """Every remaining step, in compiled calls of about _progress.SLICE_SECONDS each.
 
-        ``check(self)``, where given, is called whenever the step count reaches a multiple of
-        ``every`` (a monitor outside the compiled loop: early stopping on held-out rows).
+        Each ``(check, every)`` pair is a monitor outside the compiled loop: ``check(self)``
+        is called whenever the step count reaches a multiple of ``every`` (early stopping on
+        held-out rows, checkpoints).  A call never runs past the next such step.
         """
         n = 4
         while self.running():
             t0 = time.perf_counter()
-            if check is None:
-                self.advance(n)
-            else:
-                self.advance(min(n, every - self.step % every))
+            self.advance(min([n] + [every - self.step % every for _, every in checks]))
+            for check, every in checks:
                 if self.step % every == 0:
                     check(self)
             took = time.perf_counter() - t0
@@ -948,6 +947,26 @@ class Run:
                 raise ValueError(f"a checkpoint's {k} is {got}; this fit's is {mine.shape} {mine.dtype}")
             mine[...] = state[k]
         self.step = int(state["step"])
+        self.progress[:] = min(self.step, self.steps + 1)
+
+    def data_identity(self):
+        """The data, as ``identity`` names it (the arrays themselves: their bytes are hashed)."""
+        return [("X", self.X), ("y", self.y)]
+
+    def identity(self):
+        """Everything that determines this run's result, as (name, value) pairs (``_checkpoint.fingerprint``)."""
+        act = None if self.act is None else self.act.name
+        return self.data_identity() + [
+            ("model", (self.loss.name, act, self.opt.name, self.fit_intercept)),
+            ("lr", self.lr),
+            ("l2", self.l2),
+            ("hp", self.hp),
+            ("excl", self.excl),
+            ("folds", self.folds),
+            ("schedule", self.lr_sched),
+            ("loop", (self.steps, self.record_every, self.batch, self.seed)),
+            ("stops", (self.tol, self.bound)),
+        ]
 
     def final_cost(self, changed=None):
         """Every model's cost on the whole data at its final coefficients (``changed``: models whose W was reset)."""

@@ -95,6 +95,16 @@ class EarlyStopping:
         status[tired] = STOPPED_EARLY
         stopped_at[tired] = step
 
+    STATE = ("best", "best_W", "since")
+
+    def state(self):
+        """The arrays a resumed fit needs (``_checkpoint``), prefixed ``stop_``."""
+        return {"stop_" + k: getattr(self, k) for k in self.STATE}
+
+    def load_state(self, state):
+        for k in self.STATE:
+            getattr(self, k)[...] = state["stop_" + k]
+
     def restore(self, W):
         """Every watched model's best coefficients back into W (where any check was finite); which ones."""
         m = self.watched[np.isfinite(self.best[self.watched])]

@@ -8,11 +8,12 @@ step from the inverse Hessian -- for a real dataset and a grid of learning rates
 
 import functools
 import numbers
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _dask, _engine, _monitor, _progress, _results
+from . import _checkpoint, _dask, _engine, _monitor, _progress, _results
 from . import _validation as v
 from . import model_selection as ms
 from .activations import Activation, get_activation
@@ -385,6 +386,8 @@ def fit(
     max_abs_w=None,
     max_history_bytes=None,
     progress=False,
+    checkpoint=None,
+    checkpoint_every=50,
 ):
     """Fit one model per (learning rate, L2 strength) pair, all in the same pass over the data.
 
@@ -483,6 +486,17 @@ def fit(
         Show a tqdm progress bar over the steps (needs tqdm, the ``progress`` extra).  The
         whole step loop runs compiled, in calls of about 0.1 s, so the bar (and Ctrl-C)
         answers between them.
+    checkpoint : str or os.PathLike, optional
+        A file that holds the fit's complete state (coefficients, optimizer state, step,
+        statuses, history so far, early stopping's best coefficients; the mini-batch stream
+        is a pure function of seed and step), written atomically every
+        ``checkpoint_every`` steps and at the end.  Calling ``fit`` again with the same
+        arguments, data and checkpoint resumes from it, and ends bitwise equal to a fit
+        never interrupted; a finished checkpoint returns its result without a step.  A
+        checkpoint written by a fit with other arguments or data is refused
+        (``ValueError``), never reused.
+    checkpoint_every : int
+        Steps between checkpoints (>= 1).
 
     Returns
     -------
@@ -539,6 +553,7 @@ def fit(
             raise ValueError(f"batch_size must be between 1 and the number of rows ({n}); got {batch_size}.")
     seed = None if seed is None else v.integer(seed, "seed", minimum=0)
     bound = v.weight_bound(max_abs_w, dtype)
+    checkpoint, checkpoint_every = _checkpoint_args(checkpoint, checkpoint_every)
     if on_dask:
         _dask_supports(opt, validation, cv, scoring, early_stopping)
     held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
@@ -574,11 +589,23 @@ def fit(
         seed=seed,
         record_every=record_every,
     )
-    go = run.run if held.stopper is None else functools.partial(run.run, held.check, record_every)
+    checks = [] if held.stopper is None else [(held.check, record_every)]
+    saver = None
+    if checkpoint is not None:
+        digest = _checkpoint.fingerprint(run.identity() + [("early", (held.early_stopping, held.patience))])
+        saver = _checkpoint.Saver(checkpoint, digest, checkpoint_every, held.state)
+        state = _checkpoint.load(checkpoint, digest)
+        if state is not None:
+            run.load_state(state)
+            held.load_state(state, run)
+        checks.append((saver, checkpoint_every))
+    go = functools.partial(run.run, *checks)
     if progress and P:
         _progress.run_with_bar(go, run.progress, steps + 1, "step", per=run.progress.size)
     else:
         go()
+    if saver is not None:
+        saver(run)  # the finished state: calling fit again returns this result without a step
     changed = held.finish(run)
     history = run.history if record_every else None
     stopped = (run.status != _monitor.RUNNING).any()
@@ -603,6 +630,22 @@ def fit(
         params=params,
         schedule=schedule,
     )
+
+
+def _checkpoint_args(checkpoint, every):
+    every = v.integer(every, "checkpoint_every", minimum=1)
+    if checkpoint is None:
+        return None, every
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path (str or os.PathLike); got {type(checkpoint).__name__}.")
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"checkpoint={os.fspath(checkpoint)!r}: its directory {folder!r} does not exist; create it first."
+        )
+    if os.path.isdir(checkpoint):
+        raise ValueError(f"checkpoint={os.fspath(checkpoint)!r} is a directory; pass a file path such as 'run.ckpt'.")
+    return checkpoint, every
 
 
 def _dask_inputs(X, y, loss):
@@ -717,6 +760,16 @@ class _HeldOut:
             if models.size:
                 held = run.sums(test, models, True, grad=False, every_row=True)[2] / test.size
                 self.stopper.update(models, held, run.W, run.status, run.stopped_at, run.step)
+
+    def state(self):
+        """Early stopping's arrays for a checkpoint (none before its first check)."""
+        return self.stopper.state() if isinstance(self.stopper, _monitor.EarlyStopping) else {}
+
+    def load_state(self, state, run):
+        """Early stopping's arrays back from a checkpoint, where it had made a check."""
+        if self.stopper is not None and "stop_best" in state:
+            self.stopper = _monitor.EarlyStopping(run.W, np.flatnonzero(run.folds < _engine.src.ALL), self.patience)
+            self.stopper.load_state(state)
 
     def finish(self, run):
         """After the run: a last check at the final coefficients, then every fold model's best put back."""

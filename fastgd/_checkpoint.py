@@ -1,0 +1,102 @@
+"""Checkpoints of a fit: its complete state, written atomically, refused when it belongs to another fit.
+
+A checkpoint is one ``.npz`` file holding
+
+* ``fingerprint``: a BLAKE2b digest of everything that determines the fit's result
+  (the data's bytes, or a Dask collection's deterministic token, and every argument
+  that reaches the engine), so a checkpoint written by a different fit is refused,
+  never reused;
+* the engine's state (``_engine.Run.state``): coefficients, optimizer state, step,
+  statuses, history so far, and the monitors' state between compiled calls (early
+  stopping's best coefficients).  Mini-batches need no RNG state of their own: the
+  batch stream is a pure function of (seed, step).
+
+``save`` writes a temporary file in the same directory, flushes and fsyncs it, then
+renames it over the checkpoint (``os.replace``, atomic on POSIX and Windows) and
+fsyncs the directory: a crash at any moment leaves the old checkpoint or the new one,
+never a torn file.
+"""
+
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+
+FORMAT = 1  # bump when the state's layout changes: older checkpoints are then refused
+
+
+def fingerprint(parts):
+    """A hex digest of ``parts``, (name, value) pairs: arrays by dtype, shape and bytes, the rest by repr."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"fastgd checkpoint {FORMAT}".encode())
+    for name, value in parts:
+        h.update(f"|{name}=".encode())
+        if isinstance(value, np.ndarray):
+            value = np.ascontiguousarray(value)
+            h.update(f"{value.dtype.str}{value.shape}".encode())
+            h.update(memoryview(value.reshape(-1).view(np.uint8)))
+        else:
+            h.update(repr(value).encode())
+    return h.hexdigest()
+
+
+def _fsync_dir(path):
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(path, digest, state):
+    """Write ``state`` (name -> array) and ``digest`` to ``path`` atomically."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, fingerprint=np.array(digest), **state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def load(path, digest):
+    """The state saved at ``path`` (name -> array), or None when there is no file; refuses another fit's."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            state = {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(
+            f"checkpoint {path!r} is not a fastgd checkpoint ({e}); delete it or pass another path."
+        ) from None
+    if "fingerprint" not in state or str(state.pop("fingerprint")) != digest:
+        raise ValueError(
+            f"checkpoint {path!r} was written by a fit with other arguments or data; it is not reused. "
+            "Delete it, or pass another checkpoint path to start this fit afresh."
+        )
+    return state
+
+
+class Saver:
+    """The monitor that saves a run every ``every`` steps (``_engine.Run.run``'s check)."""
+
+    def __init__(self, path, digest, every, extra=None):
+        self.path, self.digest, self.every, self.extra = path, digest, every, extra
+
+    def __call__(self, run):
+        state = run.state()
+        if self.extra is not None:
+            state.update(self.extra())
+        save(self.path, self.digest, state)
