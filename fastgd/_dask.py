@@ -20,6 +20,8 @@ result.  Mini-batches come from the same seeded stream as in memory
 Without a ``dask.distributed`` client the same tasks run on Dask's default scheduler.
 """
 
+import warnings
+
 import numpy as np
 
 from . import _engine
@@ -60,7 +62,12 @@ def _as_array(obj, name, da):
     if isinstance(obj, da.Array):
         return obj
     if is_dask(obj) and hasattr(obj, "to_dask_array"):
-        return obj.to_dask_array(lengths=True)
+        with warnings.catch_warnings():  # string labels become object arrays, as fit wants them
+            warnings.filterwarnings("ignore", "Dask currently has limited support for converting pandas extension")
+            # optimized first: its partitions are the ones the lengths are computed on (reading
+            # one Parquet column, dask-expr may merge files that it reads apart for several)
+            obj = obj.optimize() if hasattr(obj, "optimize") else obj
+            return obj.to_dask_array(lengths=True)
     raise TypeError(f"{name} must be a Dask array, DataFrame or Series, or a NumPy array; got {type(obj).__name__}.")
 
 

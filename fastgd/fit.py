@@ -70,7 +70,7 @@ class FitResult:
         The cost on the whole data at the final coefficients.  For mini-batch fits it
         takes a pass over the whole data, made on first access (``best``, ``to_pandas()``
         and the CLI's table ask for it), so a fit whose costs are never read does not pay
-        for it.
+        for it; on Dask arrays that pass is made before ``fit`` returns.
     n_steps : ndarray (P,) of int64
     converged, diverged : ndarray (P,) of bool
     loss_fn, activation : Loss, Activation
@@ -609,8 +609,9 @@ def fit(
     changed = held.finish(run)
     history = run.history if record_every else None
     stopped = (run.status != _monitor.RUNNING).any()
-    if batch_size is not None and not (record_every and stopped):
+    if batch_size is not None and not (record_every and stopped) and not on_dask:
         final_cost = _Deferred(run.final_cost)  # a whole-data pass, made when first asked for
+        # (on Dask it is made now: the client that holds the data may be gone when it is asked for)
     else:
         final_cost = _Deferred.of(run.final_cost(changed))
         _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost())

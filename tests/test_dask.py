@@ -1,0 +1,241 @@
+"""Fits on Dask arrays: equal to the in-memory fit, bitwise run to run and for any number of workers.
+
+Without a client the tasks run on Dask's default scheduler; the cluster tests start a
+``LocalCluster`` of separate worker processes on loopback and stop it.
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastgd
+
+dd = pytest.importorskip("dask.dataframe", reason="the dask extra is part of the test extra")
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+FIELDS = ("coef", "intercept", "final_cost", "cost_history", "n_steps", "converged", "diverged")
+
+
+def data(n=2000, D=5, seed=0, classifier=True):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, D))
+    z = X @ rng.normal(size=D) + 0.5 * rng.normal(size=n)
+    return X, ((z > 0).astype(int) if classifier else z)
+
+
+def close(a, b, rtol=1e-10):
+    for name in ("coef", "intercept", "final_cost", "cost_history"):
+        x, z = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.shape == z.shape, name
+        ok = np.isfinite(z)
+        assert np.array_equal(np.isfinite(x), ok), name
+        scale = np.abs(z[ok]).max(initial=1e-300)
+        assert np.abs(x[ok] - z[ok]).max(initial=0) <= rtol * scale, name
+    for name in ("n_steps", "converged", "diverged"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def same(a, b):
+    for name in FIELDS:
+        x, z = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.shape == z.shape and x.tobytes() == z.tobytes(), name
+
+
+KW = {
+    "gd": dict(lr=np.geomspace(1e-3, 10, 6), steps=40),
+    "gd-diverging": dict(lr=np.geomspace(1e-3, 100, 6), steps=40, loss="mse"),  # the largest rates diverge
+    "adam": dict(lr=np.geomspace(1e-3, 1, 4), l2=[0.0, 0.01], steps=30, method="adam"),
+    "sgd": dict(lr=np.geomspace(1e-3, 10, 5), steps=60, batch_size=64, seed=4, schedule="cosine:60"),
+    "momentum-linear": dict(lr=[1e-3, 1e-2, 0.1], steps=30, method="momentum", loss="mse"),
+}
+
+
+@pytest.mark.parametrize("case", list(KW))
+def test_equals_the_in_memory_fit(case):
+    kw = KW[case]
+    X, y = data(classifier="loss" not in kw)
+    ref = fastgd.fit(X, y, **kw)
+    got = fastgd.fit(da.from_array(X, chunks=(300, 5)), da.from_array(y, chunks=300), **kw)
+    close(got, ref)
+    if case == "gd-diverging":
+        assert ref.diverged.any() and not ref.diverged.all()  # a diverging run spoils no other
+    same(got, fastgd.fit(da.from_array(X, chunks=(300, 5)), da.from_array(y, chunks=300), **kw))
+
+
+def test_float32_stays_float32():
+    X, y = data()
+    kw = dict(lr=[0.01, 0.1], steps=20)
+    got = fastgd.fit(da.from_array(X.astype(np.float32), chunks=500), da.from_array(y, chunks=500), **kw)
+    ref = fastgd.fit(X.astype(np.float32), y, **kw)
+    assert got.coef.dtype == np.float32
+    close(got, ref, rtol=1e-5)
+
+
+def test_dataframe_and_series_inputs_keep_names_and_labels():
+    pd = pytest.importorskip("pandas")
+    X, y = data()
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    labels = pd.Series(np.where(y == 1, "yes", "no"))
+    kw = dict(lr=[0.01, 0.1], steps=20)
+    ref = fastgd.fit(frame, labels, **kw)
+    got = fastgd.fit(dd.from_pandas(frame, npartitions=3), dd.from_pandas(labels, npartitions=3), **kw)
+    close(got, ref)
+    assert got.feature_names == ref.feature_names == list(frame.columns)
+    assert list(got.classes) == list(ref.classes) == ["no", "yes"]
+
+
+def test_column_chunks_and_other_y_chunks_are_rechunked():
+    X, y = data()
+    kw = dict(lr=[0.01, 0.3], steps=20, method="adam")
+    rows = fastgd.fit(da.from_array(X, chunks=(400, 5)), da.from_array(y, chunks=400), **kw)
+    split = fastgd.fit(da.from_array(X, chunks=(400, 2)), da.from_array(y, chunks=700), **kw)
+    same(split, rows)  # y follows X's row chunks: the same chunks, the same sums
+    close(fastgd.fit(da.from_array(X, chunks=(400, 5)), y, **kw), rows)  # an in-memory y beside a Dask X
+
+
+def test_bad_dask_input_is_refused_before_any_work():
+    X, y = data(n=200)
+    dX, dy = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    unknown = dX[dX[:, 0] > -10]  # a boolean filter: the rows per chunk are unknown
+    with pytest.raises(ValueError, match="X has unknown chunk sizes.*compute_chunk_sizes"):
+        fastgd.fit(unknown, dy, lr=0.1)
+    with pytest.raises(ValueError, match="y has unknown chunk sizes"):
+        fastgd.fit(dX, dy[dy > -1], lr=0.1)
+    with pytest.raises(ValueError, match="X has 200 rows and y has 150"):
+        fastgd.fit(dX, dy[:150], lr=0.1)
+    bad = X.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="X has 1 NaN or infinite"):
+        fastgd.fit(da.from_array(bad, chunks=50), dy, lr=0.1)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        fastgd.fit(dX[:, 0], dy, lr=0.1)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        fastgd.fit(dX, dX, lr=0.1)
+    with pytest.raises(ValueError, match="two classes|2 classes|labels"):
+        fastgd.fit(dX, dy * 0 + 1, lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(method="newton"), "method='newton' is not available for Dask"),
+        (dict(cv=3), "cv= is not available for Dask"),
+        (dict(validation=0.2), "validation= is not available for Dask"),
+        (dict(scoring="accuracy"), "scoring= is not available for Dask"),
+        (dict(early_stopping=True), "early_stopping=True is not available for Dask"),
+    ],
+)
+def test_what_dask_fits_do_not_do_yet_is_refused(kw, match):
+    X, y = data(n=200)
+    with pytest.raises(ValueError, match=match):
+        fastgd.fit(da.from_array(X, chunks=50), da.from_array(y, chunks=50), lr=0.1, **kw)
+
+
+def test_a_dask_input_without_dask_installed_names_the_extra(monkeypatch):
+    X, y = data(n=100)
+    dX, dy = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    monkeypatch.setitem(sys.modules, "dask.array", None)  # import dask.array now raises ImportError
+    with pytest.raises(ImportError, match=r"fastgd\[dask\]"):
+        fastgd.fit(dX, dy, lr=0.1)
+
+
+def test_checkpoint_resume_on_dask_is_bitwise(tmp_path):
+    X, y = data()
+    kw = dict(lr=np.geomspace(1e-3, 1, 4), steps=40, method="adam", batch_size=128, seed=1)
+    dX, dy = da.from_array(X, chunks=500), da.from_array(y, chunks=500)
+    whole = fastgd.fit(dX, dy, **kw)
+    path = tmp_path / "run.ckpt"
+    part = fastgd.fit(dX, dy, checkpoint=path, checkpoint_every=10, **{**kw, "steps": 40})
+    same(part, whole)
+    # a checkpoint of step 20 (a fit that died there), resumed
+    from fastgd import _checkpoint
+
+    real, saves = _checkpoint.save, []
+
+    def save(p, digest, state):
+        if not saves or saves[-1] < 20:
+            real(p, digest, state)
+            saves.append(int(state["step"]))
+
+    path2 = tmp_path / "died.ckpt"
+    _checkpoint.save = save
+    try:
+        fastgd.fit(dX, dy, checkpoint=path2, checkpoint_every=10, **kw)
+    finally:
+        _checkpoint.save = real
+    with np.load(path2) as f:
+        assert int(f["step"]) == 20
+    same(fastgd.fit(dX, dy, checkpoint=path2, checkpoint_every=10, **kw), whole)
+    with pytest.raises(ValueError, match="other arguments or data"):  # other data: another token
+        fastgd.fit(da.from_array(X + 1, chunks=500), dy, checkpoint=path2, **kw)
+
+
+# --- on a cluster of separate worker processes (loopback only, stopped by the test) ---
+
+
+def cluster(n_workers):
+    return distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    )
+
+
+def test_bitwise_equal_for_any_number_of_workers():
+    X, y = data(n=3000)
+    kw = dict(lr=np.geomspace(1e-3, 10, 5), steps=15, method="adam", batch_size=256, seed=2)
+    local = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **kw)  # default scheduler
+    for workers in (1, 2):
+        with cluster(workers) as c, distributed.Client(c):
+            got = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **kw)
+        same(got, local)
+    close(local, fastgd.fit(X, y, **kw))
+
+
+def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
+    """X on disk (Parquet), a worker's process SIGKILLed by its pid while the fit runs."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X, y = data(n=4000, D=4)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(y=y)
+    (tmp_path / "data").mkdir()
+    for i in range(4):  # four files: four partitions
+        frame.iloc[i * 1000 : (i + 1) * 1000].to_parquet(tmp_path / "data" / f"part.{i}.parquet", index=False)
+    kw = dict(lr=np.geomspace(1e-3, 3, 4), steps=120, method="adam")
+    ckpt = tmp_path / "run.ckpt"
+    with cluster(2) as c, distributed.Client(c) as client:
+        df = dd.read_parquet(tmp_path / "data")
+        undisturbed = fastgd.fit(df[list("abcd")], df["y"], **kw)
+        pids = sorted(client.run(os.getpid).values())
+        killed = []
+
+        def killer():  # once the fit is 10 steps in (its first checkpoint), kill a worker
+            deadline = time.monotonic() + 120
+            while not ckpt.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(time.monotonic())
+
+        t = threading.Thread(target=killer)
+        t.start()
+        try:
+            df = dd.read_parquet(tmp_path / "data")
+            got = fastgd.fit(df[list("abcd")], df["y"], checkpoint=ckpt, checkpoint_every=10, **kw)
+            ended = time.monotonic()
+        finally:
+            t.join()
+        with np.load(ckpt) as f:
+            assert int(f["step"]) == kw["steps"] + 1  # the fit went on to its end (the engine counts step 0)
+        assert killed and killed[0] < ended  # killed while the fit ran
+        assert pids[0] not in client.run(os.getpid).values()  # the nanny started another worker
+    same(got, undisturbed)
+    close(got, fastgd.fit(X, y, **kw))
