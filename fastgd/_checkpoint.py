@@ -3,7 +3,7 @@
 A checkpoint is one ``.npz`` file holding
 
 * ``fingerprint``: a BLAKE2b digest of everything that determines the fit's result
-  (the data's bytes, or a Dask collection's deterministic token, and every argument
+  (the data's bytes, on Dask each chunk's digest computed on the workers, and every argument
   that reaches the engine), so a checkpoint written by a different fit is refused,
   never reused;
 * the engine's state (``_engine.Run.state``): coefficients, optimizer state, step,

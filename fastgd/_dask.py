@@ -20,6 +20,7 @@ result.  Mini-batches come from the same seeded stream as in memory
 Without a ``dask.distributed`` client the same tasks run on Dask's default scheduler.
 """
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -57,17 +58,30 @@ def _client():
         return None
 
 
-def _as_array(obj, name, da):
+def dataframe():
+    """``dask.dataframe``, or the ImportError naming the extra."""
+    try:
+        import dask.dataframe as dd
+    except ImportError as e:
+        raise ImportError(f"reading tables with Dask needs dask[dataframe]: {EXTRA} ({e})") from None
+    return dd
+
+
+def as_array(obj, name):
     """A Dask DataFrame or Series as a Dask array with known chunk sizes; arrays as given."""
+    return _as_array(obj, name, _modules()[1])
+
+
+def _as_array(obj, name, da):
     if isinstance(obj, da.Array):
         return obj
     if is_dask(obj) and hasattr(obj, "to_dask_array"):
         with warnings.catch_warnings():  # string labels become object arrays, as fit wants them
             warnings.filterwarnings("ignore", "Dask currently has limited support for converting pandas extension")
-            # optimized first: its partitions are the ones the lengths are computed on (reading
-            # one Parquet column, dask-expr may merge files that it reads apart for several)
-            obj = obj.optimize() if hasattr(obj, "optimize") else obj
-            return obj.to_dask_array(lengths=True)
+            # the rows per chunk from the array's own blocks: to_dask_array(lengths=True)
+            # counts them on a differently optimized graph, where dask-expr may merge the
+            # Parquet files that it reads apart for the columns (then its lengths are refused)
+            return obj.to_dask_array().compute_chunk_sizes()
     raise TypeError(f"{name} must be a Dask array, DataFrame or Series, or a NumPy array; got {type(obj).__name__}.")
 
 
@@ -129,6 +143,16 @@ def _chunk_sums(loss, act, exact, Xc, yc, rows, Wl, b, grad):
     return _engine.summed(kernel, loss, act, exact, Xc, XT, yc, rows, Wl, b, excl, folds, grad)
 
 
+def _digest(Xc, yc):
+    """A task: a digest of one chunk's rows (dtype, shape and bytes of X and y)."""
+    h = hashlib.blake2b(digest_size=20)
+    for a in (Xc, yc):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a.reshape(-1).view(np.uint8)))
+    return h.digest()
+
+
 def _add_in_order(*parts):
     """A reduction task: the partial sums added left to right."""
     out = tuple(a.copy() for a in parts[0])
@@ -167,6 +191,13 @@ class Chunks:
         where = np.searchsorted(self.offsets, rows, side="right") - 1
         return [(c, rows[where == c] - self.offsets[c]) for c in np.unique(where)]
 
+    def digests(self):
+        """Every chunk's ``_digest``, in chunk order: a pass over the data on the workers, O(chunks) back."""
+        pairs = list(zip(self.x, self.y, strict=True))
+        if self.client is not None:
+            return self.client.gather([self.client.submit(_digest, x, y, pure=False) for x, y in pairs])
+        return list(self.dask.compute(*[self.dask.delayed(_digest, pure=False)(x, y) for x, y in pairs]))
+
     def map_reduce(self, fn, args_of):
         """Sum over chunks of fn(X_c, y_c, *args_of(c)) in the fixed tree; args_of: (chunk, extra args) pairs."""
         if self.client is not None:
@@ -196,7 +227,6 @@ class DaskRun(_engine.Run):
         self.n_rows = X.shape[0]
         self.y_small = y_small
         self.chunks = Chunks(X, y)
-        self.token = _modules()[0].base.tokenize(X, y)  # deterministic: Dask names collections by their source
         self.progress = np.zeros(1, np.int64)
         self.mode = "dask"
 
@@ -213,7 +243,8 @@ class DaskRun(_engine.Run):
         return None
 
     def data_identity(self):
-        return [("dask", (self.n_rows, self.token))]
+        """The data's chunks by their contents (a graph's token is not: dask-expr's names vary between processes)."""
+        return [("dask", (self.n_rows, tuple(self.chunks.offsets.tolist()), tuple(self.chunks.digests())))]
 
     def rows_of(self, s):
         return None if not self.batch else super().rows_of(s)
@@ -254,4 +285,4 @@ def isfinite(a):
     return da.isfinite(a)
 
 
-__all__ = ["DaskRun", "Chunks", "compute", "inputs", "is_dask", "isfinite", "persist"]
+__all__ = ["DaskRun", "Chunks", "as_array", "compute", "dataframe", "inputs", "is_dask", "isfinite", "persist"]

@@ -7,6 +7,7 @@ no partial file behind.
 """
 
 import argparse
+import contextlib
 import csv
 import math
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _progress, _results, datasets
+from . import __version__, _dask, _progress, _results, datasets
 from . import _validation as v
 from .activations import ACTIVATION_NAMES, get_activation
 from .descent import descend
@@ -245,13 +246,68 @@ def _progress_on(args):
 
 
 # ------------------------------------------------------------- fit
+def _on_dask(args):
+    """Whether DATA is read with dask.dataframe: --dask given, a directory, a Parquet file or a glob."""
+    if args.dask is not None:
+        return True
+    if args.data is None:
+        return False
+    return Path(args.data).is_dir() or args.data.endswith((".parquet", ".pq")) or any(c in args.data for c in "*?[")
+
+
 def _load(args):
     features = None if args.features is None else [s.strip() for s in args.features.split(",") if s.strip()]
     if args.data is None:
+        if args.dask is not None:
+            raise UsageError("--dask needs a DATA path (a Parquet directory or a CSV glob) that the workers can read.")
         data = datasets.breast_cancer(target=args.target or "diagnosis", features=features)
+    elif _on_dask(args):
+        data = datasets.read_dask(args.data, args.target, features=features)
     else:
         data = datasets.read_csv(args.data, args.target, features=features)
     return data.standardized() if args.standardize else data
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """The cluster that --dask names, for the duration of a fit: started (local:N) or connected to (tcp://)."""
+    spec = getattr(args, "dask", None)
+    if spec is None:
+        yield None
+        return
+    if not (math.isfinite(args.dask_timeout) and args.dask_timeout > 0):
+        raise UsageError(f"--dask-timeout must be a positive number of seconds; got {args.dask_timeout:g}.")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--dask needs dask and distributed: pip install 'fastgd[dask]'.") from None
+    with contextlib.ExitStack() as stack:
+        if spec.startswith("local:"):
+            n = spec[len("local:") :]
+            if not n.isdigit() or int(n) < 1:
+                raise UsageError(f"--dask {spec!r}: local:N needs a whole number of workers N >= 1, as in local:4.")
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=int(n),
+                    threads_per_worker=1,  # a worker's task is one single-threaded kernel call
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=50,
+                )
+            )
+            client = stack.enter_context(Client(cluster, timeout=args.dask_timeout))
+        elif "://" in spec:
+            try:
+                client = stack.enter_context(Client(spec, timeout=args.dask_timeout))
+            except (OSError, TimeoutError) as e:
+                wait = f"{args.dask_timeout:g} s"
+                raise UsageError(f"--dask {spec}: no scheduler answered within {wait} ({e}).") from None
+        else:
+            raise UsageError(
+                f"--dask {spec!r}: give local:N (start N workers here) or a scheduler address tcp://HOST:PORT."
+            )
+        yield client
 
 
 def _run_fit(args):
@@ -291,6 +347,8 @@ def _run_fit(args):
         patience=args.patience,
         record_every=args.check_every if args.early_stopping else 1,
         progress=_progress_on(args),
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
     )
     return data, res, time.perf_counter() - start
 
@@ -299,8 +357,20 @@ def _accuracy(res, data):
     """Training accuracy of every model, by FitResult.predict (one model at a time: no (n, models) temporary)."""
     if res.classes is None:
         return None
+    if _dask.is_dask(data.X):  # a task per chunk counts its hits; the counts are summed here
+        import dask
+
+        X = data.X.rechunk({1: -1})
+        y = data.y.rechunk((X.chunks[0],))
+        blocks = zip(X.to_delayed().ravel(), y.to_delayed().ravel(), strict=True)
+        parts = [dask.delayed(_hits)(res, a, b) for a, b in blocks]
+        return np.sum(dask.compute(*parts), axis=0) / X.shape[0]
+    return _hits(res, data.X, data.y) / data.X.shape[0]
+
+
+def _hits(res, X, y):
     with np.errstate(all="ignore"):  # a diverged model's huge coefficients
-        return np.array([np.mean(res.predict(data.X, m) == data.y) for m in range(res.coef.shape[0])])
+        return np.array([np.count_nonzero(res.predict(X, m) == y) for m in range(res.coef.shape[0])])
 
 
 def _status(converged, diverged, early=None):
@@ -314,8 +384,9 @@ def cmd_fit(args):
         raise UsageError(f"--top must be at least 1; got {args.top}.")
     out = _check_output(args.out, TABLE_FORMATS, "--out")
     plot = _check_plot(args.plot)
-    data, res, seconds = _run_fit(args)
-    acc = _accuracy(res, data)
+    with _dask_client(args):
+        data, res, seconds = _run_fit(args)
+        acc = _accuracy(res, data)
     status = _status(res.converged, res.diverged, res.stopped_early)
     held = res.held_out_score
     with np.errstate(invalid="ignore"):
@@ -681,7 +752,8 @@ def cmd_plot(args):
         items = None if args.schedules is None else [s for s in args.schedules.split(";") if s.strip()]
         fig = plots.schedules(items, steps=args.steps)
     else:
-        fig = plots.cost_curves(_run_fit(args)[1])
+        with _dask_client(args):
+            fig = plots.cost_curves(_run_fit(args)[1])
     _save_figure(path, fig)
     print(f"wrote {path}")
     return 0
@@ -756,7 +828,12 @@ def _optimizer_args(args):
 
 
 def _add_fit_options(p, *, outputs=True):
-    p.add_argument("data", nargs="?", help="CSV file with a header row (default: the embedded breast-cancer data)")
+    p.add_argument(
+        "data",
+        nargs="?",
+        help="CSV file with a header row, or (read with dask.dataframe) a Parquet directory or a CSV glob "
+        "(default: the embedded breast-cancer data)",
+    )
     p.add_argument("--target", help="target column (default: the last column; 'diagnosis' for the default data)")
     p.add_argument("--features", help="comma list of feature columns (default: every column but the target)")
     p.add_argument("--loss", default="logistic", choices=LOSS_NAMES, help="loss (default logistic)")
@@ -783,6 +860,20 @@ def _add_fit_options(p, *, outputs=True):
     )
     p.add_argument("--patience", type=int, default=10, help="checks without improvement before stopping (default 10)")
     p.add_argument("--check-every", type=int, default=10, help="steps between early-stopping checks (default 10)")
+    p.add_argument(
+        "--dask",
+        metavar="SPEC",
+        help="fit on a Dask cluster: local:N starts N single-threaded worker processes here, "
+        "tcp://HOST:PORT connects to a running scheduler (needs fastgd[dask])",
+    )
+    p.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for --dask's scheduler to answer (default 10)",
+    )
+    p.add_argument("--checkpoint", metavar="PATH", help="save the fit's state here and resume from it when rerun")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints (default 50)")
     p.add_argument(
         "--no-standardize",
         dest="standardize",

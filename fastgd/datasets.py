@@ -30,6 +30,7 @@ class Dataset:
     X : ndarray (n, D) of float64
     y : ndarray (n,)
         float64 where every entry is a number, otherwise the labels as strings.
+        From :func:`read_dask`, both are Dask arrays.
     feature_names : list of str
     target_name : str
     source : str
@@ -52,13 +53,12 @@ class Dataset:
         comparable scales; the coefficients are then per standard deviation of each feature.
         """
         # divide by each column's largest magnitude first: squares of 1e200 would overflow
+        # (np.where, not item assignment: a Dask X from read_dask stays lazy)
         peak = np.abs(self.X).max(axis=0)
-        peak[peak == 0] = 1.0
-        unit = self.X / peak
+        unit = self.X / np.where(peak == 0, 1.0, peak)
         mean = unit.mean(axis=0)
         scale = unit.std(axis=0)
-        scale[scale == 0] = 1.0
-        return replace(self, X=(unit - mean) / scale)
+        return replace(self, X=(unit - mean) / np.where(scale == 0, 1.0, scale))
 
 
 def breast_cancer(target=_DEFAULT_TARGET, *, features=None):
@@ -125,6 +125,62 @@ def read_csv(path, target=None, *, features=None):
         raise FileNotFoundError(f"no such data file: {path}")
     with open(path, newline="", encoding="utf-8-sig") as f:
         return _parse(f, target, features, str(path))
+
+
+def read_dask(path, target=None, *, features=None):
+    """Read a Parquet directory (or file) or a glob of CSV files with ``dask.dataframe``: a lazy Dataset.
+
+    For :func:`fastgd.fit` on a cluster (``fastgd fit DATA --dask ...``): ``X`` and ``y``
+    are Dask arrays, chunked by the files' partitions, read when the fit persists them.
+    Columns are chosen as in :func:`read_csv`, by their dtypes: the default features are
+    every column but the target whose dtype is numeric.  Missing values are found when
+    the fit checks its data (a ValueError then).  Needs the ``dask`` extra.
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory of Parquet files, a ``.parquet`` file, or a CSV file or glob
+        (``"data/part-*.csv"``).
+    target, features
+        As for :func:`read_csv`.
+    """
+    from . import _dask
+
+    dd = _dask.dataframe()
+    text = str(path)
+    where = Path(text)
+    parquet = where.is_dir() or text.endswith((".parquet", ".pq"))
+    if not parquet and not any(c in text for c in "*?[") and not where.is_file():
+        raise FileNotFoundError(f"no such data file or directory: {text}")
+    try:
+        frame = dd.read_parquet(text) if parquet else dd.read_csv(text, skipinitialspace=True)
+    except (OSError, ValueError) as e:  # no files match, unreadable files: pandas' and pyarrow's words
+        raise ValueError(f"cannot read {text} with dask.dataframe: {' '.join(str(e).split())}") from None
+    header = [str(c) for c in frame.columns]
+    target = header[-1] if target is None else target
+    _check_columns([target], header, text, "target")
+    numeric = {str(c) for c, t in frame.dtypes.items() if t.kind in "biuf"}
+    left_out = ()
+    if features is None:
+        features = [c for c in header if c != target]
+        left_out = tuple(c for c in features if c not in numeric)
+        features = [c for c in features if c in numeric]
+    else:
+        features = list(features)
+        _check_columns(features, header, text, "feature")
+        if len(set(features)) != len(features):
+            dup = next(name for name in features if features.count(name) > 1)
+            raise ValueError(f"feature {dup!r} is listed twice; list each feature once.")
+        for c in features:
+            if c not in numeric:
+                raise ValueError(f"column {c!r} of {text} is not numeric (dtype {frame[c].dtype}); leave it out.")
+    if target in features:
+        raise ValueError(f"column {target!r} is the target; leave it out of the features.")
+    if not features:
+        raise ValueError(f"{text} has no numeric feature columns besides the target {target!r}.")
+    X = _dask.as_array(frame[features], "X").astype(np.float64)
+    y = _dask.as_array(frame[target], "y")
+    return Dataset(X=X, y=y, feature_names=features, target_name=target, source=text, left_out=left_out)
 
 
 def _parse(lines, target, features, source):

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import fastgd
+from fastgd import cli as fastgd_cli
+from fastgd import datasets
 
 dd = pytest.importorskip("dask.dataframe", reason="the dask extra is part of the test extra")
 da = pytest.importorskip("dask.array")
@@ -239,3 +241,90 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
         assert pids[0] not in client.run(os.getpid).values()  # the nanny started another worker
     same(got, undisturbed)
     close(got, fastgd.fit(X, y, **kw))
+
+
+# --- the CLI: DATA as a Parquet directory or a CSV glob, --dask, --checkpoint ---
+
+
+@pytest.fixture
+def tables(tmp_path):
+    """The default data as three Parquet files and as three CSV files."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    d = datasets.breast_cancer()
+    frame = pd.DataFrame(d.X, columns=d.feature_names).assign(diagnosis=d.y)
+    (tmp_path / "pq").mkdir()
+    (tmp_path / "csv").mkdir()
+    for i in range(3):
+        part = frame.iloc[i * 200 : (i + 1) * 200]
+        part.to_parquet(tmp_path / "pq" / f"part.{i}.parquet", index=False)
+        part.to_csv(tmp_path / "csv" / f"part.{i}.csv", index=False)
+    return tmp_path
+
+
+def cli(capsys, *argv):
+    code = fastgd_cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table(out):
+    """The model table's lines (without the timing line)."""
+    return [line for line in out.splitlines() if " s" not in line.split(":")[-1] and "on " not in line]
+
+
+def test_cli_reads_parquet_and_csv_globs_as_the_csv_gives(capsys, tables, tmp_path):
+    args = ("--lr", "1e-3:10:4:log", "--steps", "60")
+    code, ref, err = cli(capsys, "fit", *args)
+    assert code == 0, err
+    code, pq, err = cli(capsys, "fit", str(tables / "pq"), *args)
+    assert code == 0, err
+    code, csv, err = cli(capsys, "fit", str(tables / "csv" / "part.*.csv"), *args, "--dask", "local:1")
+    assert code == 0, err
+    assert table(pq) == table(ref) == table(csv)
+    assert "98." in pq and "569 rows x 30 features" in pq
+
+
+def test_cli_checkpoint_resumes_and_refuses_another_fit(capsys, tables):
+    ckpt = tables / "run.ckpt"
+    args = (str(tables / "pq"), "--lr", "0.1,1", "--steps", "40", "--checkpoint", str(ckpt), "--checkpoint-every", "10")
+    code, first, err = cli(capsys, "fit", *args)
+    assert code == 0 and ckpt.exists(), err
+    code, again, err = cli(capsys, "fit", *args)  # the finished checkpoint: the same table
+    assert code == 0 and table(again) == table(first), err
+    code, out, err = cli(capsys, "fit", *args, "--l2", "0.5")
+    assert code == 2 and "other arguments or data" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("local:x", "local:N needs a whole number"),
+        ("local:0", "local:N needs a whole number"),
+        ("somewhere", "give local:N"),
+    ],
+)
+def test_cli_bad_dask_spec_is_one_line_exit_2(capsys, tables, spec, match):
+    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--dask", spec)
+    assert code == 2 and match in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_a_scheduler_that_does_not_answer_is_exit_2_within_the_timeout(capsys, tables):
+    import socket
+
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--dask", f"tcp://127.0.0.1:{port}", "--dask-timeout", "1")
+    assert time.monotonic() - start < 30
+    assert code == 2 and "no scheduler answered within 1 s" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_dask_needs_data_and_finds_missing_files(capsys, tables):
+    code, out, err = cli(capsys, "fit", "--dask", "local:1")
+    assert code == 2 and "--dask needs a DATA path" in err
+    code, out, err = cli(capsys, "fit", str(tables / "none" / "*.csv"))
+    assert code == 2 and "resolved to no files" in err
+    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--target", "nope")
+    assert code == 2 and "no target column 'nope'" in err
