@@ -6,8 +6,9 @@ A step of every live model is
    kernel, single-threaded: the cluster's workers are the parallelism) for all the
    models on its chunk, giving partial sums of gradient and cost, (models x D) floats;
 2. a reduction of those partial sums in a fixed tree (groups of ``FANIN`` consecutive
-   chunks, each added in chunk order), so the bits depend on the chunks, never on
-   which worker finishes first or how many there are;
+   chunks, each added in chunk order; its root, at most ``FANIN`` sums, on the client),
+   so the bits depend on the chunks, never on which worker finishes first or how many
+   there are;
 3. the optimizer and the monitor on the client (``_engine.update_counted``).
 
 X and y are persisted on the workers once and never gathered: the client holds the
@@ -29,7 +30,31 @@ from . import _engine
 from . import _source as src
 
 FANIN = 8  # partial sums added by one reduction task
+GATHER_MAX = 256  # up to this many chunks: one task per worker a step, the partial sums added on the client
 EXTRA = "pip install 'fastgd[dask]'"
+
+
+def check_client(client):
+    """A TypeError unless ``client`` is a dask.distributed Client (ImportError without the extra)."""
+    try:
+        from distributed import Client
+    except ImportError as e:
+        raise ImportError(f"client= needs dask.distributed: {EXTRA} ({e})") from None
+    if not isinstance(client, Client):
+        raise TypeError(f"client must be a dask.distributed Client; got {type(client).__name__}.")
+
+
+def row_blocks(client, M, chunks):
+    """(start, stop) of each block of ``chunks`` rows of M (default: 4 blocks per worker)."""
+    if chunks is None:
+        workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        chunks = -(-M // (4 * workers))
+    return [(r0, min(M, r0 + chunks)) for r0 in range(0, M, chunks)]
+
+
+def map_blocks(client, fn, args):
+    """fn(*a) for each a in ``args`` as tasks on the cluster; the results in order."""
+    return client.gather([client.submit(fn, *a, pure=False) for a in args])
 
 
 def is_dask(obj):
@@ -153,6 +178,17 @@ def _digest(Xc, yc):
     return h.digest()
 
 
+def _same(a):
+    """A task: its argument (a chunk, copied to the worker that runs it)."""
+    return a
+
+
+def _each_chunk(fn, specs, *arrays):
+    """A task: ``fn`` for each of a worker's chunks (X blocks, then y blocks, in ``arrays``), one result each."""
+    k = len(specs)
+    return [fn(*head, Xc, yc, *rest) for (head, rest), Xc, yc in zip(specs, arrays[:k], arrays[k:], strict=True)]
+
+
 def _add_in_order(*parts):
     """A reduction task: the partial sums added left to right."""
     out = tuple(a.copy() for a in parts[0])
@@ -176,6 +212,7 @@ class Chunks:
             fx = {f.key: f for f in futures_of(X)}
             fy = {f.key: f for f in futures_of(y)}
             self.x, self.y = [fx[k] for k in xkeys], [fy[k] for k in ykeys]
+            self.home = self._homes()
         else:
             dask, _ = _modules()
             self.x, self.y = list(X.to_delayed().ravel()), list(y.to_delayed().ravel())
@@ -183,6 +220,38 @@ class Chunks:
 
     def __len__(self):
         return len(self.x)
+
+    def _homes(self):
+        """Each chunk's worker, its rows balanced across the workers (chunks moved once where needed).
+
+        None past GATHER_MAX chunks (the tasks then follow the data wherever it is).  A
+        step's task per worker takes as long as that worker's rows, so a placement of
+        3 chunks on one worker and 1 on the other costs a step 3 chunks' time, not 2.
+        A moved chunk is a task of the chunk it copies: recomputable like the rest.
+        """
+        if len(self) > GATHER_MAX:
+            return None
+        workers = sorted(self.client.scheduler_info(n_workers=-1).get("workers", {}))
+        who_x, who_y = self.client.who_has(self.x), self.client.who_has(self.y)
+        sizes = np.diff(self.offsets)
+        fair = sizes.sum() / max(1, len(workers))
+        load = dict.fromkeys(workers, 0)
+        homes = [None] * len(self)
+        for c in range(len(self)):
+            held = [w for w in who_x.get(self.x[c].key, ()) if w in load]
+            fits = [w for w in held if load[w] + sizes[c] <= fair * 1.01]
+            home = fits[0] if fits else (min(load, key=load.get) if load else None)
+            if home is None:
+                return None
+            load[home] += sizes[c]
+            homes[c] = home
+            for name, who in (("x", who_x), ("y", who_y)):
+                chunks = getattr(self, name)
+                if home not in who.get(chunks[c].key, ()):
+                    chunks[c] = self.client.submit(
+                        _same, chunks[c], workers=[home], allow_other_workers=True, pure=False
+                    )
+        return homes
 
     def local_rows(self, rows):
         """(chunk, its rows in the order given) for the chunks that hold some of ``rows`` (None: all rows)."""
@@ -200,17 +269,34 @@ class Chunks:
 
     def map_reduce(self, fn, args_of):
         """Sum over chunks of fn(X_c, y_c, *args_of(c)) in the fixed tree; args_of: (chunk, extra args) pairs."""
+        if self.client is not None and self.home is not None:  # a task per worker, the sums added here
+            groups = {}
+            for job in args_of:
+                groups.setdefault(self.home[job[0]], []).append(job)
+            tasks = [
+                self.client.submit(
+                    _each_chunk, fn, [(h, r) for _, h, r in jobs], *[self.x[c] for c, _, _ in jobs],
+                    *[self.y[c] for c, _, _ in jobs], pure=False,
+                )
+                for jobs in groups.values()
+            ]  # fmt: skip
+            order = [c for jobs in groups.values() for c, _, _ in jobs]
+            got = dict(zip(order, [p for ps in self.client.gather(tasks) for p in ps], strict=True))
+            parts = [got[c] for c, _, _ in args_of]  # chunk order: the same tree as below
+            while len(parts) > FANIN:
+                parts = [_add_in_order(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
+            return _add_in_order(*parts)
         if self.client is not None:
             submit = self.client.submit
             parts = [submit(fn, *head, self.x[c], self.y[c], *rest, pure=False) for c, head, rest in args_of]
-            while len(parts) > 1:
+            while len(parts) > FANIN:
                 parts = [submit(_add_in_order, *parts[i : i + FANIN], pure=False) for i in range(0, len(parts), FANIN)]
-            return parts[0].result()
+            return _add_in_order(*self.client.gather(parts))  # the tree's root here: one hop less a step
         delayed = self.dask.delayed
         parts = [delayed(fn, pure=False)(*head, self.x[c], self.y[c], *rest) for c, head, rest in args_of]
-        while len(parts) > 1:
+        while len(parts) > FANIN:
             parts = [delayed(_add_in_order, pure=False)(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
-        return self.dask.compute(parts[0])[0]
+        return _add_in_order(*self.dask.compute(*parts))
 
 
 class DaskRun(_engine.Run):
@@ -285,4 +371,7 @@ def isfinite(a):
     return da.isfinite(a)
 
 
-__all__ = ["DaskRun", "Chunks", "as_array", "compute", "dataframe", "inputs", "is_dask", "isfinite", "persist"]
+__all__ = [
+    "DaskRun", "Chunks", "as_array", "check_client", "compute", "dataframe", "inputs", "is_dask", "isfinite",
+    "map_blocks", "persist", "row_blocks",
+]  # fmt: skip

@@ -650,22 +650,30 @@ def _checkpoint_args(checkpoint, every):
 
 
 def _dask_inputs(X, y, loss):
-    """A Dask X and y validated, converted and persisted: (X, y, names, classes, whether every |y| is small)."""
+    """A Dask X and y validated, converted and persisted: (X, y, names, classes, whether every |y| is small).
+
+    X and y are persisted first (one read of their source), then checked in one pass.
+    """
     X, y, names = _dask.inputs(X, y, lambda a: v.float_array(np.empty(0, a.dtype), "X").dtype)
     dtype = X.dtype
-    if loss.is_classifier:
-        (labels,) = _dask.compute(y.map_blocks(np.unique, dtype=y.dtype).reshape(-1))  # each chunk's labels
-        _, classes = _as_target(np.unique(labels), loss, dtype, np.unique(labels).size)
-        y = (y == classes[1]).astype(dtype)
-    else:
+    if not loss.is_classifier:
         if y.dtype == object or v.float_array(np.empty(0, y.dtype), "y").dtype.kind != "f":
             raise TypeError(f"y must be numbers for loss {loss.name!r}; got dtype {y.dtype}.")
-        y, classes = y.astype(dtype), None
+        y = y.astype(dtype)
     X, y = _dask.persist(X, y)
     z_max = float(np.finfo(dtype).max) ** 0.25
-    bad_x, bad_y, small = _dask.compute(
-        (~_dask.isfinite(X)).sum(), (~_dask.isfinite(y)).sum(), (abs(y) <= z_max).all()
-    )  # fmt: skip
+    if loss.is_classifier:  # each chunk's labels; the 0/1 targets are finite and small
+        checks = (y.map_blocks(np.unique, dtype=y.dtype).reshape(-1), 0, True)
+    else:
+        checks = ((~_dask.isfinite(y)).sum(), (abs(y) <= z_max).all())
+    bad_x, *checked = _dask.compute((~_dask.isfinite(X)).sum(), *checks)
+    classes = None
+    if loss.is_classifier:
+        labels, bad_y, small = checked
+        _, classes = _as_target(np.unique(labels), loss, dtype, np.unique(labels).size)
+        (y,) = _dask.persist((y == classes[1]).astype(dtype))
+    else:
+        bad_y, small = checked
     for name, bad in (("X", bad_x), ("y", bad_y)):
         if bad:
             raise ValueError(f"{name} has {int(bad)} NaN or infinite entries; drop or impute them first.")

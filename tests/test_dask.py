@@ -328,3 +328,62 @@ def test_cli_dask_needs_data_and_finds_missing_files(capsys, tables):
     assert code == 2 and "resolved to no files" in err
     code, out, err = cli(capsys, "fit", str(tables / "pq"), "--target", "nope")
     assert code == 2 and "no target column 'nope'" in err
+
+
+# --- descend(client=, chunks=): the w0 x lr grid in row blocks, one task each ---
+
+
+DESCEND = {
+    "adam-history": dict(method="adam", steps=200, tol=1e-8, record_every=20),
+    "newton-schedule": dict(activation="sigmoid", target=1.0, method="newton", steps=50, schedule="cosine:50"),
+    "gd-diverging": dict(steps=60),  # the largest rates diverge
+}
+RESULT = ("w", "loss", "grad", "n_steps", "status", "diverged_at", "history_w", "history_loss")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with cluster(2) as c, distributed.Client(c) as cl:
+        yield cl
+
+
+@pytest.mark.parametrize("case", list(DESCEND))
+def test_descend_on_a_cluster_is_bitwise_equal_to_the_local_call(client, case):
+    kw = DESCEND[case]
+    loss = "log_loss" if "activation" in kw else "mse"
+    w0, lr = np.linspace(-4, 4, 23), np.geomspace(1e-3, 30, 7)
+    ref = fastgd.descend(loss, w0, lr, **kw)
+    for chunks in (None, 1, 5, 100):
+        got = fastgd.descend(loss, w0, lr, client=client, chunks=chunks, **kw)
+        for name in RESULT:
+            a, b = getattr(got, name), getattr(ref, name)
+            assert (a is None and b is None) or (a.shape == b.shape and a.tobytes() == b.tobytes()), (name, chunks)
+    if case == "gd-diverging":
+        assert ref.diverged.any() and not ref.diverged.all()
+
+
+def test_descend_client_arguments_are_checked(client):
+    with pytest.raises(TypeError, match="client must be a dask.distributed Client"):
+        fastgd.descend("mse", [1.0], [0.1], steps=3, client="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="chunks= splits the grid into tasks for client="):
+        fastgd.descend("mse", [1.0], [0.1], steps=3, chunks=4)
+    with pytest.raises(ValueError, match="chunks"):
+        fastgd.descend("mse", [1.0], [0.1], steps=3, client=client, chunks=0)
+    with pytest.raises(ValueError, match="progress=True is not available with client="):
+        fastgd.descend("mse", [1.0], [0.1], steps=3, client=client, progress=True)
+
+
+def test_the_reduction_tree_is_the_same_on_the_client_and_on_the_cluster(client, monkeypatch):
+    """Few chunks: a task per worker, the sums added on the client; many: a task per chunk and a tree of tasks."""
+    from fastgd import _dask
+
+    monkeypatch.setattr(_dask, "FANIN", 3)  # 8 chunks: a tree of two levels
+    X, y = data(n=3000)
+    kw = dict(lr=np.geomspace(1e-3, 10, 5), steps=10, method="adam")
+    dX, dy = da.from_array(X, chunks=375), da.from_array(y, chunks=375)
+    grouped = fastgd.fit(dX, dy, **kw)
+    monkeypatch.setattr(_dask, "GATHER_MAX", 4)
+    same(fastgd.fit(dX, dy, **kw), grouped)
+    monkeypatch.setattr(_dask, "GATHER_MAX", 256)
+    X2 = da.from_array(X, chunks=((375,) * 4 + (1500,), (5,)))  # chunks of other sizes: other sums, still close
+    close(fastgd.fit(X2, da.from_array(y, chunks=375), **kw), grouped)
