@@ -63,6 +63,8 @@ def main(src, dst):
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (case, n, dtype), t in sorted(rows.items()):
+        if case.startswith("dask fit"):
+            continue  # its own line below: other peers
         f, npy, jx = t.get("fastgd"), t.get("numpy"), t.get("jax")
         fo, fp = t.get("fastgd_out") or t.get("fastgd_noscipy"), t.get("fastgd_progress")
         cells = [f"{x * 1e3:.3g} ms" if x else "-" for x in (npy, f, jx)]
@@ -129,6 +131,18 @@ def main(src, dst):
         lines.append(
             f"- {case}: best mean held-out accuracy " + ", ".join(f"{k} {a:.4f}" for k, a in sorted(best.items()))
         )
+    for (case, _, _), t in sorted(rows.items()):
+        if case.startswith("dask fit") and "fastgd-dask" in t:
+            f = t["fastgd-dask"]
+            peers = ", ".join(
+                f"{impl} {sec * 1e3:.0f} ms ({sec / f:.1f}x fastgd's time)"
+                for impl, sec in sorted(t.items())
+                if impl != "fastgd-dask"
+            )
+            lines.append(
+                f"- {case}: fastgd on Dask {f * 1e3:.0f} ms; {peers}. dask-glm fits one model, the others 16; "
+                f"fastgd-memory is the in-memory fit of the same data (the Dask overhead is the inverse ratio)"
+            )
     per_step = {info["steps"]: sec for info, sec in sgd_steps if info["impl"] == "fastgd"}
     if per_step:
         lines.append(

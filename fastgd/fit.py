@@ -398,10 +398,20 @@ def fit(
     Parameters
     ----------
     X : array_like or DataFrame, shape (n, D)
-        float32 data is fitted in float32.  Column names are kept for display.
+        float32 data is fitted in float32.  Column names are kept for display.  A Dask
+        array or DataFrame (the ``dask`` extra) is fitted on the current
+        ``dask.distributed`` client, or Dask's default scheduler without one: each step
+        a task per worker sums its chunks' gradients with the same fused kernel, and the
+        client updates the models; X stays on the workers.  Equal to the in-memory fit
+        to rounding (the sums are split by chunks), bitwise equal from run to run and
+        for any number of workers.  X chunked across columns is rechunked to whole rows,
+        and y to X's row chunks; unknown chunk sizes are refused.  Not yet on Dask:
+        ``method="newton"``, ``validation``, ``cv``, ``scoring``, ``early_stopping``.
+        See the Dask page of the documentation.
     y : array_like or Series, shape (n,)
         Targets; for ``logistic``, ``log_loss`` and ``cross_entropy`` two distinct labels,
-        mapped to 0 and 1 in sorted order (``result.classes``).
+        mapped to 0 and 1 in sorted order (``result.classes``).  With a Dask X, a Dask
+        array or Series, or a NumPy array (split to X's chunks).
     lr : float or array_like (K,)
         Learning rates (>= 0).
     loss : str or Loss
