@@ -33,6 +33,8 @@ def data(n=2000, D=5, seed=0, classifier=True):
 
 def close(a, b, rtol=1e-10):
     for name in ("coef", "intercept", "final_cost", "cost_history"):
+        if getattr(a, name) is None and getattr(b, name) is None:
+            continue
         x, z = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
         assert x.shape == z.shape, name
         ok = np.isfinite(z)
@@ -55,6 +57,8 @@ KW = {
     "adam": dict(lr=np.geomspace(1e-3, 1, 4), l2=[0.0, 0.01], steps=30, method="adam"),
     "sgd": dict(lr=np.geomspace(1e-3, 10, 5), steps=60, batch_size=64, seed=4, schedule="cosine:60"),
     "momentum-linear": dict(lr=[1e-3, 1e-2, 0.1], steps=30, method="momentum", loss="mse"),
+    "converging": dict(lr=[0.01, 0.5, 2.0], steps=400, tol=1e-3, loss="mse", record_every=7),  # some stop early
+    "no-intercept-no-costs": dict(lr=[0.1, 1.0], steps=25, fit_intercept=False, record_every=0, method="rmsprop"),
 }
 
 
@@ -67,7 +71,21 @@ def test_equals_the_in_memory_fit(case):
     close(got, ref)
     if case == "gd-diverging":
         assert ref.diverged.any() and not ref.diverged.all()  # a diverging run spoils no other
+    if case == "converging":
+        assert ref.converged.any() and not ref.converged.all()
     same(got, fastgd.fit(da.from_array(X, chunks=(300, 5)), da.from_array(y, chunks=300), **kw))
+
+
+def test_progress_bar_follows_the_steps(capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    from fastgd import _progress
+
+    monkeypatch.setattr(_progress, "DELAY_SECONDS", 0)  # always draw the bar
+    X, y = data(n=400)
+    kw = dict(lr=[0.1, 1.0], steps=30)
+    got = fastgd.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100), progress=True, **kw)
+    same(got, fastgd.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100), **kw))
+    assert "31/31" in capsys.readouterr().err  # steps 0 .. 30
 
 
 def test_float32_stays_float32():
