@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastgd
+from fastgd import _dask
 from fastgd._baselines import dask_fit_batched, dask_glm_fit, have_dask_glm
 
 pytestmark = pytest.mark.skipif(not have_dask_glm(), reason="needs the bench extra (dask-glm, distributed)")
@@ -27,9 +28,7 @@ def problem():
 
     lr = np.geomspace(1e-3, 10, K)
     with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=50
-        ) as cluster,
+        _dask.local_cluster(2) as cluster,
         distributed.Client(cluster) as client,
     ):
         rng = da.random.default_rng(0)  # the data made on the workers, then a copy here for the in-memory fit

@@ -44,6 +44,25 @@ def check_client(client):
         raise TypeError(f"client must be a dask.distributed Client; got {type(client).__name__}.")
 
 
+def local_cluster(n_workers):
+    """A LocalCluster of ``n_workers`` single-threaded worker processes on loopback, its dashboard on a free port.
+
+    A worker's task is one single-threaded kernel call, so the workers are the parallelism.
+    """
+    try:
+        from distributed import LocalCluster
+    except ImportError as e:
+        raise ImportError(f"a local cluster needs dask.distributed: {EXTRA} ({e})") from None
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # never the fixed 8787 that another cluster may hold
+        silence_logs=50,
+    )
+
+
 def row_blocks(client, M, chunks):
     """(start, stop) of each block of ``chunks`` rows of M (default: 4 blocks per worker)."""
     if chunks is None:
@@ -346,23 +365,9 @@ class DaskRun(_engine.Run):
         jobs = [(c, head, (r, Wl, b, grad)) for c, r in self.chunks.local_rows(rows)]
         return self.chunks.map_reduce(_chunk_sums, jobs)
 
-    def update(self, rows, live, Gt, gbt, ct, exact, s):
-        nr = self.n_rows if rows is None else rows.size
-        head = (self.loss, self.act, self.opt, self.X, self.y, np.zeros(0, np.int64), nr, self.excl, self.folds)
-        _engine.update_counted(
-            *head,
-            self.counts(rows),
-            live,
-            Gt,
-            gbt,
-            ct,
-            exact,
-            s,
-            self.steps,
-            self.record_every,
-            *self._args(),
-            *self._monitor(),
-        )
+    def rows_arg(self, rows):
+        """No row indices on the client (the X here is empty); the number of rows summed."""
+        return np.zeros(0, np.int64), self.n_rows if rows is None else rows.size
 
 
 def isfinite(a):
@@ -373,5 +378,5 @@ def isfinite(a):
 
 __all__ = [
     "DaskRun", "Chunks", "as_array", "check_client", "compute", "dataframe", "inputs", "is_dask", "isfinite",
-    "map_blocks", "persist", "row_blocks",
+    "local_cluster", "map_blocks", "persist", "row_blocks",
 ]  # fmt: skip

@@ -911,7 +911,7 @@ class Run:
 
     def update(self, rows, live, Gt, gbt, ct, exact, s):
         """Step s's monitor and optimizer for the models ``live`` from their sums over ``rows``."""
-        head = (self.loss, self.act, self.opt, self.X, self.y, rows, rows.size, self.excl, self.folds)
+        head = (self.loss, self.act, self.opt, self.X, self.y, *self.rows_arg(rows), self.excl, self.folds)
         update_counted(
             *head,
             self.counts(rows),
@@ -926,6 +926,10 @@ class Run:
             *self._args(),
             *self._monitor(),
         )
+
+    def rows_arg(self, rows):
+        """``rows`` as the compiled update takes them: (the row indices, how many)."""
+        return rows, rows.size
 
     def all_rows(self):
         return np.arange(self.n_rows)

@@ -278,7 +278,7 @@ def _dask_client(args):
     if not (math.isfinite(args.dask_timeout) and args.dask_timeout > 0):
         raise UsageError(f"--dask-timeout must be a positive number of seconds; got {args.dask_timeout:g}.")
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise UsageError("--dask needs dask and distributed: pip install 'fastgd[dask]'.") from None
     with contextlib.ExitStack() as stack:
@@ -286,16 +286,7 @@ def _dask_client(args):
             n = spec[len("local:") :]
             if not n.isdigit() or int(n) < 1:
                 raise UsageError(f"--dask {spec!r}: local:N needs a whole number of workers N >= 1, as in local:4.")
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=int(n),
-                    threads_per_worker=1,  # a worker's task is one single-threaded kernel call
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    silence_logs=50,
-                )
-            )
+            cluster = stack.enter_context(_dask.local_cluster(int(n)))
             client = stack.enter_context(Client(cluster, timeout=args.dask_timeout))
         elif "://" in spec:
             try:

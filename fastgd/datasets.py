@@ -157,27 +157,11 @@ def read_dask(path, target=None, *, features=None):
     except (OSError, ValueError) as e:  # no files match, unreadable files: pandas' and pyarrow's words
         raise ValueError(f"cannot read {text} with dask.dataframe: {' '.join(str(e).split())}") from None
     header = [str(c) for c in frame.columns]
-    target = header[-1] if target is None else target
-    _check_columns([target], header, text, "target")
     numeric = {str(c) for c, t in frame.dtypes.items() if t.kind in "biuf"}
-    left_out = ()
-    if features is None:
-        features = [c for c in header if c != target]
-        left_out = tuple(c for c in features if c not in numeric)
-        features = [c for c in features if c in numeric]
-    else:
-        features = list(features)
-        _check_columns(features, header, text, "feature")
-        if len(set(features)) != len(features):
-            dup = next(name for name in features if features.count(name) > 1)
-            raise ValueError(f"feature {dup!r} is listed twice; list each feature once.")
-        for c in features:
-            if c not in numeric:
-                raise ValueError(f"column {c!r} of {text} is not numeric (dtype {frame[c].dtype}); leave it out.")
-    if target in features:
-        raise ValueError(f"column {target!r} is the target; leave it out of the features.")
-    if not features:
-        raise ValueError(f"{text} has no numeric feature columns besides the target {target!r}.")
+    target, features, left_out = _choose_columns(header, target, features, text, numeric.__contains__)
+    for c in features:
+        if c not in numeric:
+            raise ValueError(f"column {c!r} of {text} is not numeric (dtype {frame[c].dtype}); leave it out.")
     X = _dask.as_array(frame[features], "X").astype(np.float64)
     y = _dask.as_array(frame[target], "y")
     return Dataset(X=X, y=y, feature_names=features, target_name=target, source=text, left_out=left_out)
@@ -197,13 +181,34 @@ def _parse(lines, target, features, source):
     if len(set(header)) != len(header):
         dup = next(name for name in header if header.count(name) > 1)
         raise ValueError(f"{source} has two columns named {dup!r}; rename one.")
+    columns = list(zip(*body, strict=True))
+    target, features, left_out = _choose_columns(
+        header, target, features, source, lambda name: any(map(_is_number, columns[header.index(name)]))
+    )
+    X = np.column_stack([_numeric(columns[header.index(name)], name, source) for name in features])
+    raw = columns[header.index(target)]
+    try:
+        y = np.array([float(s) for s in raw])
+    except ValueError:  # labels, for classifiers
+        y = np.array([s.strip() for s in raw])
+        _check_present(y == "", target, source)
+    else:
+        _check_present(~np.isfinite(y), target, source)
+    return Dataset(X=X, y=y, feature_names=features, target_name=target, source=source, left_out=left_out)
+
+
+def _choose_columns(header, target, features, source, numeric):
+    """The target, the features and the columns left out of the default features.
+
+    The default target is the last column, the default features every other column for
+    which ``numeric(name)`` holds; named ones are checked to exist, each named once.
+    """
     target = header[-1] if target is None else target
     _check_columns([target], header, source, "target")
-    columns = list(zip(*body, strict=True))
     left_out = ()
     if features is None:  # every other column that holds numbers: label columns are left out
         features = [name for name in header if name != target]
-        left_out = tuple(name for name in features if not any(map(_is_number, columns[header.index(name)])))
+        left_out = tuple(name for name in features if not numeric(name))
         features = [name for name in features if name not in left_out]
     else:
         features = list(features)
@@ -215,16 +220,7 @@ def _parse(lines, target, features, source):
         raise ValueError(f"column {target!r} is the target; leave it out of the features.")
     if not features:
         raise ValueError(f"{source} has no numeric feature columns besides the target {target!r}.")
-    X = np.column_stack([_numeric(columns[header.index(name)], name, source) for name in features])
-    raw = columns[header.index(target)]
-    try:
-        y = np.array([float(s) for s in raw])
-    except ValueError:  # labels, for classifiers
-        y = np.array([s.strip() for s in raw])
-        _check_present(y == "", target, source)
-    else:
-        _check_present(~np.isfinite(y), target, source)
-    return Dataset(X=X, y=y, feature_names=features, target_name=target, source=source, left_out=left_out)
+    return target, features, left_out
 
 
 def _is_number(text):

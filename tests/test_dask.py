@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import fastgd
+from fastgd import _dask
 from fastgd import cli as fastgd_cli
-from fastgd import datasets
+from tests.tables import write_example_tables
 
 dd = pytest.importorskip("dask.dataframe", reason="the dask extra is part of the test extra")
 da = pytest.importorskip("dask.array")
@@ -199,15 +200,7 @@ def test_checkpoint_resume_on_dask_is_bitwise(tmp_path):
 # --- on a cluster of separate worker processes (loopback only, stopped by the test) ---
 
 
-def cluster(n_workers):
-    return distributed.LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=50,
-    )
+cluster = _dask.local_cluster  # N single-threaded worker processes on loopback
 
 
 def test_bitwise_equal_for_any_number_of_workers():
@@ -266,18 +259,8 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
 
 @pytest.fixture
 def tables(tmp_path):
-    """The default data as three Parquet files and as three CSV files."""
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
-    d = datasets.breast_cancer()
-    frame = pd.DataFrame(d.X, columns=d.feature_names).assign(diagnosis=d.y)
-    (tmp_path / "pq").mkdir()
-    (tmp_path / "csv").mkdir()
-    for i in range(3):
-        part = frame.iloc[i * 200 : (i + 1) * 200]
-        part.to_parquet(tmp_path / "pq" / f"part.{i}.parquet", index=False)
-        part.to_csv(tmp_path / "csv" / f"part.{i}.csv", index=False)
-    return tmp_path
+    """The default data as three Parquet files (data/) and as three CSV files (parts/)."""
+    return write_example_tables(tmp_path, rows_per_file=200)
 
 
 def cli(capsys, *argv):
@@ -295,9 +278,9 @@ def test_cli_reads_parquet_and_csv_globs_as_the_csv_gives(capsys, tables, tmp_pa
     args = ("--lr", "1e-3:10:4:log", "--steps", "60")
     code, ref, err = cli(capsys, "fit", *args)
     assert code == 0, err
-    code, pq, err = cli(capsys, "fit", str(tables / "pq"), *args)
+    code, pq, err = cli(capsys, "fit", str(tables / "data"), *args)
     assert code == 0, err
-    code, csv, err = cli(capsys, "fit", str(tables / "csv" / "part.*.csv"), *args, "--dask", "local:1")
+    code, csv, err = cli(capsys, "fit", str(tables / "parts" / "part-*.csv"), *args, "--dask", "local:1")
     assert code == 0, err
     assert table(pq) == table(ref) == table(csv)
     assert "98." in pq and "569 rows x 30 features" in pq
@@ -305,7 +288,17 @@ def test_cli_reads_parquet_and_csv_globs_as_the_csv_gives(capsys, tables, tmp_pa
 
 def test_cli_checkpoint_resumes_and_refuses_another_fit(capsys, tables):
     ckpt = tables / "run.ckpt"
-    args = (str(tables / "pq"), "--lr", "0.1,1", "--steps", "40", "--checkpoint", str(ckpt), "--checkpoint-every", "10")
+    args = (
+        str(tables / "data"),
+        "--lr",
+        "0.1,1",
+        "--steps",
+        "40",
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "10",
+    )
     code, first, err = cli(capsys, "fit", *args)
     assert code == 0 and ckpt.exists(), err
     code, again, err = cli(capsys, "fit", *args)  # the finished checkpoint: the same table
@@ -323,7 +316,7 @@ def test_cli_checkpoint_resumes_and_refuses_another_fit(capsys, tables):
     ],
 )
 def test_cli_bad_dask_spec_is_one_line_exit_2(capsys, tables, spec, match):
-    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--dask", spec)
+    code, out, err = cli(capsys, "fit", str(tables / "data"), "--dask", spec)
     assert code == 2 and match in err and len(err.strip().splitlines()) == 1
 
 
@@ -334,7 +327,9 @@ def test_cli_a_scheduler_that_does_not_answer_is_exit_2_within_the_timeout(capsy
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     start = time.monotonic()
-    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--dask", f"tcp://127.0.0.1:{port}", "--dask-timeout", "1")
+    code, out, err = cli(
+        capsys, "fit", str(tables / "data"), "--dask", f"tcp://127.0.0.1:{port}", "--dask-timeout", "1"
+    )
     assert time.monotonic() - start < 30
     assert code == 2 and "no scheduler answered within 1 s" in err and len(err.strip().splitlines()) == 1
 
@@ -344,7 +339,7 @@ def test_cli_dask_needs_data_and_finds_missing_files(capsys, tables):
     assert code == 2 and "--dask needs a DATA path" in err
     code, out, err = cli(capsys, "fit", str(tables / "none" / "*.csv"))
     assert code == 2 and "resolved to no files" in err
-    code, out, err = cli(capsys, "fit", str(tables / "pq"), "--target", "nope")
+    code, out, err = cli(capsys, "fit", str(tables / "data"), "--target", "nope")
     assert code == 2 and "no target column 'nope'" in err
 
 
@@ -393,8 +388,6 @@ def test_descend_client_arguments_are_checked(client):
 
 def test_the_reduction_tree_is_the_same_on_the_client_and_on_the_cluster(client, monkeypatch):
     """Few chunks: a task per worker, the sums added on the client; many: a task per chunk and a tree of tasks."""
-    from fastgd import _dask
-
     monkeypatch.setattr(_dask, "FANIN", 3)  # 8 chunks: a tree of two levels
     X, y = data(n=3000)
     kw = dict(lr=np.geomspace(1e-3, 10, 5), steps=10, method="adam")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fastgd import cli, datasets
+from fastgd import cli
+from tests.tables import write_example_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -35,24 +36,11 @@ def test_the_docs_show_every_command():
         assert ("plot", name) in shown
 
 
-def _example_tables(folder):
-    """The tables docs/dask.md's commands read: the default data as data/ (Parquet) and parts/ (CSV)."""
-    pd = pytest.importorskip("pandas")
-    d = datasets.breast_cancer()
-    frame = pd.DataFrame(d.X, columns=d.feature_names).assign(diagnosis=d.y)
-    (folder / "data").mkdir()
-    (folder / "parts").mkdir()
-    for i in range(3):
-        part = frame.iloc[i * 190 : (i + 1) * 190]
-        part.to_parquet(folder / "data" / f"part-{i}.parquet", index=False)
-        part.to_csv(folder / "parts" / f"part-{i}.csv", index=False)
-
-
 @pytest.mark.parametrize("argv", COMMANDS)
 def test_documented_command_runs(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     if any(a.startswith(("data/", "parts/")) for a in argv):
-        _example_tables(tmp_path)
+        write_example_tables(tmp_path)
     assert cli.main(argv) == 0, capsys.readouterr().err
     for flag in ("--out", "--plot", "-o"):
         if flag in argv:
