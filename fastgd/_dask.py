@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _engine
 from . import _source as src
+from . import model_selection as ms
 
 FANIN = 8  # partial sums added by one reduction task
 GATHER_MAX = 256  # up to this many chunks: one task per worker a step, the partial sums added on the client
@@ -177,14 +178,22 @@ def compute(*values):
     return dask.compute(*values)
 
 
-def _chunk_sums(loss, act, exact, Xc, yc, rows, Wl, b, grad):
-    """A task: the sums over one chunk's rows (all of them, or ``rows``) for the models (Wl, b)."""
+def _chunk_sums(loss, act, exact, Xc, yc, ec, rows, Wl, b, folds, grad):
+    """A task: the sums over one chunk's rows (all of them, or ``rows``) for the models (Wl, b).
+
+    ``ec``: the chunk's rows' exclusion masks (``model_selection.exclusion_masks``), or None
+    without folds; ``folds``: each model's fold (``_source.ALL``: every row).
+    """
     rows = np.arange(Xc.shape[0]) if rows is None else rows
     XT = np.empty((0, Xc.shape[1], src.BLOCK), Xc.dtype)
-    folds = np.full(Wl.shape[0], src.ALL, np.int64)
-    excl = np.zeros(0, np.int64)
+    excl = np.zeros(0, np.int64) if ec is None else ec.astype(np.int64)
     kernel = src.partial_sums.serial
     return _engine.summed(kernel, loss, act, exact, Xc, XT, yc, rows, Wl, b, excl, folds, grad)
+
+
+def _chunk_scores(scoring, loss, act, prob, Xc, yc, ec, rows, W, b):
+    """A task: ``model_selection.score_parts`` of one chunk's rows ``rows``."""
+    return ms.score_parts(scoring, loss, act, Xc, yc, W, b, prob, rows)
 
 
 def _digest(Xc, yc):
@@ -203,9 +212,8 @@ def _same(a):
 
 
 def _each_chunk(fn, specs, *arrays):
-    """A task: ``fn`` for each of a worker's chunks (X blocks, then y blocks, in ``arrays``), one result each."""
-    k = len(specs)
-    return [fn(*head, Xc, yc, *rest) for (head, rest), Xc, yc in zip(specs, arrays[:k], arrays[k:], strict=True)]
+    """A task: ``fn`` for each of a worker's chunks (its X, y and mask blocks, chunk after chunk), one result each."""
+    return [fn(*head, *arrays[3 * i : 3 * i + 3], *rest) for i, (head, rest) in enumerate(specs)]
 
 
 def _add_in_order(*parts):
@@ -236,6 +244,26 @@ class Chunks:
             dask, _ = _modules()
             self.x, self.y = list(X.to_delayed().ravel()), list(y.to_delayed().ravel())
             self.dask = dask
+            self.home = None
+        self.e = [None] * len(self.x)
+
+    def attach_masks(self, excl):
+        """Each chunk's slice of the exclusion masks (n,), sent once, as a task where its chunk is.
+
+        Packed in the smallest unsigned type of the masks (one byte a row up to 8 folds);
+        a task, not scattered data, so that a lost worker's copy is recomputed too.
+        """
+        packed = excl.astype(np.min_scalar_type(int(excl.max(initial=0))))
+        for c in range(len(self)):
+            part = packed[self.offsets[c] : self.offsets[c + 1]].copy()
+            if self.client is None:
+                self.e[c] = self.dask.delayed(_same, pure=False)(part)
+            else:
+                where = {} if self.home is None else {"workers": [self.home[c]], "allow_other_workers": True}
+                self.e[c] = self.client.submit(_same, part, pure=False, **where)
+
+    def _arrays(self, c):
+        return (self.x[c], self.y[c], self.e[c])
 
     def __len__(self):
         return len(self.x)
@@ -286,16 +314,21 @@ class Chunks:
             return self.client.gather([self.client.submit(_digest, x, y, pure=False) for x, y in pairs])
         return list(self.dask.compute(*[self.dask.delayed(_digest, pure=False)(x, y) for x, y in pairs]))
 
-    def map_reduce(self, fn, args_of):
-        """Sum over chunks of fn(X_c, y_c, *args_of(c)) in the fixed tree; args_of: (chunk, extra args) pairs."""
+    def map_reduce(self, fn, args_of, combine=None):
+        """fn(*head, X_c, y_c, masks_c, *rest) for each (c, head, rest) of ``args_of``, combined in the fixed tree.
+
+        ``combine(*parts)`` (default: added left to right) joins consecutive groups of
+        FANIN results, level after level, in chunk order.
+        """
+        combine = _add_in_order if combine is None else combine
         if self.client is not None and self.home is not None:  # a task per worker, the sums added here
             groups = {}
             for job in args_of:
                 groups.setdefault(self.home[job[0]], []).append(job)
             tasks = [
                 self.client.submit(
-                    _each_chunk, fn, [(h, r) for _, h, r in jobs], *[self.x[c] for c, _, _ in jobs],
-                    *[self.y[c] for c, _, _ in jobs], pure=False,
+                    _each_chunk, fn, [(h, r) for _, h, r in jobs], *[a for c, _, _ in jobs for a in self._arrays(c)],
+                    pure=False,
                 )
                 for jobs in groups.values()
             ]  # fmt: skip
@@ -303,19 +336,19 @@ class Chunks:
             got = dict(zip(order, [p for ps in self.client.gather(tasks) for p in ps], strict=True))
             parts = [got[c] for c, _, _ in args_of]  # chunk order: the same tree as below
             while len(parts) > FANIN:
-                parts = [_add_in_order(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
-            return _add_in_order(*parts)
+                parts = [combine(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
+            return combine(*parts)
         if self.client is not None:
             submit = self.client.submit
-            parts = [submit(fn, *head, self.x[c], self.y[c], *rest, pure=False) for c, head, rest in args_of]
+            parts = [submit(fn, *head, *self._arrays(c), *rest, pure=False) for c, head, rest in args_of]
             while len(parts) > FANIN:
-                parts = [submit(_add_in_order, *parts[i : i + FANIN], pure=False) for i in range(0, len(parts), FANIN)]
-            return _add_in_order(*self.client.gather(parts))  # the tree's root here: one hop less a step
+                parts = [submit(combine, *parts[i : i + FANIN], pure=False) for i in range(0, len(parts), FANIN)]
+            return combine(*self.client.gather(parts))  # the tree's root here: one hop less a step
         delayed = self.dask.delayed
-        parts = [delayed(fn, pure=False)(*head, self.x[c], self.y[c], *rest) for c, head, rest in args_of]
+        parts = [delayed(fn, pure=False)(*head, *self._arrays(c), *rest) for c, head, rest in args_of]
         while len(parts) > FANIN:
-            parts = [delayed(_add_in_order, pure=False)(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
-        return _add_in_order(*self.dask.compute(*parts))
+            parts = [delayed(combine, pure=False)(*parts[i : i + FANIN]) for i in range(0, len(parts), FANIN)]
+        return combine(*self.dask.compute(*parts))
 
 
 class DaskRun(_engine.Run):
@@ -323,7 +356,8 @@ class DaskRun(_engine.Run):
 
     The optimizer, the monitor and every state array are the in-memory run's; only
     the sums (``sums``) and the rows of a step (``None``: every row) differ.  Steps run
-    one at a time (``step_by_parts``).  First-order optimizers only.
+    one at a time (``step_by_parts``).  First-order optimizers only.  With folds
+    (``cv=``, ``validation=``), each chunk's rows' exclusion masks go to its worker once.
     """
 
     def __init__(self, loss, act, opt, X, y, lr, l2, hp, *, y_small, **kw):
@@ -332,6 +366,11 @@ class DaskRun(_engine.Run):
         self.n_rows = X.shape[0]
         self.y_small = y_small
         self.chunks = Chunks(X, y)
+        if self.excl.size:  # folds: the masks stay here too (counts, the fingerprint) and go to the workers once
+            if self.excl.size != self.n_rows:
+                raise ValueError(f"the folds' masks cover {self.excl.size} rows; X has {self.n_rows}.")
+            self.chunks.attach_masks(self.excl)
+            self.all_counts = _engine.counts(self.excl, np.arange(self.n_rows, dtype=np.int64), self.F)
         self.progress = np.zeros(1, np.int64)
         self.mode = "dask"
 
@@ -355,15 +394,25 @@ class DaskRun(_engine.Run):
         return None if not self.batch else super().rows_of(s)
 
     def counts(self, rows):
+        if self.excl.size:
+            return self.all_counts if rows is None else _engine.counts(self.excl, rows, self.F)
         return np.full(src.ALL + 1, self.n_rows if rows is None else rows.size, np.int64)
 
     def sums(self, rows, models, exact, grad=True, every_row=False):
         D = self.X.shape[1]
         Wl = np.ascontiguousarray(self.W[models, :D])
         b = self.W[models, D].copy()
+        folds = np.full(models.size, src.ALL, np.int64) if every_row else self.folds[models]
         head = (self.loss, self.act, exact)
-        jobs = [(c, head, (r, Wl, b, grad)) for c, r in self.chunks.local_rows(rows)]
+        jobs = [(c, head, (r, Wl, b, folds, grad)) for c, r in self.chunks.local_rows(rows)]
         return self.chunks.map_reduce(_chunk_sums, jobs)
+
+    def scores(self, scoring, act, W, b, prob, rows):
+        """``model_selection.scores`` of the models (W, b) on ``rows`` (None: all), chunk by chunk on the workers."""
+        head = (scoring, self.loss, act, prob)
+        W64, b64 = np.ascontiguousarray(W, np.float64), np.ascontiguousarray(b, np.float64)
+        jobs = [(c, head, (r, W64, b64)) for c, r in self.chunks.local_rows(rows)]
+        return ms.finish_scores(scoring, self.chunks.map_reduce(_chunk_scores, jobs, ms.combine_parts))
 
     def rows_arg(self, rows):
         """No row indices on the client (the X here is empty); the number of rows summed."""

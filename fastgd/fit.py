@@ -565,8 +565,15 @@ def fit(
     bound = v.weight_bound(max_abs_w, dtype)
     checkpoint, checkpoint_every = _checkpoint_args(checkpoint, checkpoint_every)
     if on_dask:
-        _dask_supports(opt, validation, cv, scoring, early_stopping)
-    held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
+        _dask_supports(opt, cv)
+        # the folds are made here as in memory (the same rows, so the same models): from the
+        # targets, n values, and a stand-in of X's shape (stride 0: no memory)
+        needs_y = validation is not None and not isinstance(validation, (tuple, list)) or cv is not None
+        y_here = _dask.compute(y)[0] if needs_y and classes is not None else np.zeros(n, dtype)
+        X_shape = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape=(n, D), strides=(0, 0))
+        held = _HeldOut(X_shape, y_here, loss, classes, validation, cv, scoring, refit, seed, batch_size)
+    else:
+        held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
     held.early(early_stopping, patience, record_every)
 
     params, hp = model_grid([("lr", lr_grid), ("l2", l2_grid), *hp_axes], hp_axes, dtype)
@@ -625,7 +632,12 @@ def fit(
     else:
         final_cost = _Deferred.of(run.final_cost(changed))
         _monitor.fill_stopped(history, run.stopped_at, record_every, final_cost())
-    out = held.results(run, G, history, final_cost, X, y, loss, act, l2_m)
+    prob = functools.partial(_probability, loss)
+    if on_dask:
+        scorer = functools.partial(run.scores, act=act, prob=prob)
+    else:
+        scorer = functools.partial(ms.scores, loss=loss, act=act, X=X, y=y, prob=prob)
+    out = held.results(run, G, history, final_cost, D, dtype, scorer, loss, act, l2_m)
     return FitResult(
         **out,
         lr=lr_m,
@@ -690,18 +702,18 @@ def _dask_inputs(X, y, loss):
     return X, y, names, classes, bool(small)
 
 
-def _dask_supports(opt, validation, cv, scoring, early_stopping):
+def _dask_supports(opt, cv):
     """Refuse, before any work, what fits on Dask arrays do not do yet."""
     if opt.uses_hessian:
         raise ValueError(
             f"method={opt.name!r} is not available for Dask arrays (its Hessian would be another pass per model); "
             "use a first-order method such as 'gd' or 'adam', or compute X into memory."
         )
-    for name, value in (("validation", validation), ("cv", cv), ("scoring", scoring)):
-        if value is not None:
-            raise ValueError(f"{name}= is not available for Dask arrays yet; compute X and y into memory to use it.")
-    if early_stopping:
-        raise ValueError("early_stopping=True is not available for Dask arrays yet (it needs validation= or cv=).")
+    if hasattr(cv, "split"):
+        raise ValueError(
+            "cv= as a splitter object is not available for Dask arrays (its split(X, y) would need X in memory); "
+            "pass cv=K or a list of (train_idx, test_idx) pairs."
+        )
 
 
 class _HeldOut:
@@ -807,9 +819,11 @@ class _HeldOut:
         ids = list(range(len(self.pairs))) + ([_engine.src.ALL] if self.refit else [])
         return ms.exclusion_masks(self.n, self.pairs), np.tile(np.array(ids, np.int64), G)
 
-    def results(self, run, G, history, final_cost, X, y, loss, act, l2):
-        """The FitResult fields that depend on the folds: coefficients, statuses, costs, scores."""
-        D = X.shape[1]
+    def results(self, run, G, history, final_cost, D, dtype, scorer, loss, act, l2):
+        """The FitResult fields that depend on the folds: coefficients, statuses, costs, scores.
+
+        ``scorer(scoring, W, b, rows)``: the models' scores on rows of the data (``ms.scores``).
+        """
         per = self.models_per_point
         W = run.W.reshape(G, per, D + 1)
         n_steps = run.n_steps.reshape(G, per)
@@ -828,12 +842,12 @@ class _HeldOut:
         else:
             coef, intercept = W[:, :, :D].mean(axis=1), W[:, :, D].mean(axis=1)
             penalty = 0.5 * l2 * (coef.astype(np.float64) ** 2).sum(axis=1)
-            cost = -ms.scores("loss", loss, act, X, y, coef, intercept, None) + penalty
+            cost = -scorer("loss", W=coef, b=intercept, rows=None) + penalty
             out = {
                 "coef": coef,
                 "intercept": intercept,
                 "cost_history": None if hist is None else hist.mean(axis=1),
-                "_final_cost": _Deferred.of(cost.astype(X.dtype)),
+                "_final_cost": _Deferred.of(cost.astype(dtype)),
                 "n_steps": n_steps.max(axis=1),
                 "converged": (status == _monitor.CONVERGED).all(axis=1),
                 "diverged": (status == _monitor.DIVERGED).any(axis=1),
@@ -850,17 +864,18 @@ class _HeldOut:
         if self.scoring is None:
             return out
 
-        def score(Xs, ys, rows, Wm, bad):
-            res = ms.scores(self.scoring, loss, act, Xs, ys, Wm[:, :D], Wm[:, D], lambda o: _probability(loss, o), rows)
-            return np.where(bad, np.nan, res)
+        def score(rows, Wm, bad, on=scorer):
+            return np.where(bad, np.nan, on(self.scoring, W=Wm[:, :D], b=Wm[:, D], rows=rows))
 
         if self.val is not None:
             Xv, yv = self.val
-            out["val_score"] = score(Xv, yv, None, W[:, -1], out["diverged"])
+            prob = functools.partial(_probability, loss)
+            on_val = functools.partial(ms.scores, loss=loss, act=act, X=Xv, y=yv, prob=prob)
+            out["val_score"] = score(None, W[:, -1], out["diverged"], on_val)
             return out
         F = len(self.pairs)
         cv_div = status[:, :F] == _monitor.DIVERGED
-        cv_score = np.column_stack([score(X, y, te, W[:, f], cv_div[:, f]) for f, (_, te) in enumerate(self.pairs)])
+        cv_score = np.column_stack([score(te, W[:, f], cv_div[:, f]) for f, (_, te) in enumerate(self.pairs)])
         if self.holdout:
             out["val_score"] = cv_score[:, 0]
             return out

@@ -201,8 +201,14 @@ def scores(scoring, loss, act, X, y, W, b, prob, rows=None):
     """Each model's score on the rows ``rows`` (None: all) of (X, y): W (P, D), b (P,).
 
     ``prob(out)`` maps outputs to P(class 1).  Computed in float64, ``_ROWS_PER_PASS``
-    rows at a time: no copy of X.
+    rows at a time: no copy of X.  ``score_parts`` and ``combine_parts`` give the same
+    score from row sets scored apart (a Dask X's chunks).
     """
+    return finish_scores(scoring, score_parts(scoring, loss, act, X, y, W, b, prob, rows))
+
+
+def score_parts(scoring, loss, act, X, y, W, b, prob, rows=None):
+    """What ``finish_scores`` needs of some rows: (the row terms' sums (P,), rows, mean y, squares about it)."""
     rows = np.arange(X.shape[0]) if rows is None else rows
     n = rows.size
     total = np.zeros(W.shape[0])
@@ -214,10 +220,32 @@ def scores(scoring, loss, act, X, y, W, b, prob, rows=None):
             out = act.value(Xb @ Wt + b.astype(np.float64))
             p1 = prob(out) if scoring in CLASSIFIER_ONLY else None
             total += _row_scores(scoring, loss, out, p1, yb).sum(axis=0)
+    if scoring != "r2" or n == 0:
+        return total, n, 0.0, 0.0
+    yd = y[rows].astype(np.float64)
+    mean = float(yd.mean())
+    return total, n, mean, float(((yd - mean) ** 2).sum())  # two passes: no cancellation
+
+
+def combine_parts(*parts):
+    """``score_parts`` of disjoint row sets, as of their union (left to right; Chan et al.'s update of the squares)."""
+    total, n, mean, m2 = parts[0]
+    total = total.copy()
+    for t, k, mk, m2k in parts[1:]:
+        total += t
+        if k:
+            both = n + k
+            delta = mk - mean
+            mean, m2 = mean + delta * k / both, m2 + m2k + delta * delta * n * k / both
+            n = both
+    return total, n, mean, m2
+
+
+def finish_scores(scoring, parts):
+    """The scores from ``score_parts``: the mean of the row terms, or r2 = 1 - SS_res / SS_tot."""
+    total, n, _, ss_tot = parts
     if scoring != "r2":
         return total / n
-    yd = y[rows].astype(np.float64)
-    ss_tot = float(((yd - yd.mean()) ** 2).sum())
     if ss_tot == 0:  # scikit-learn's r2_score: 1 for a perfect fit of a constant target, else 0
         return np.where(total == 0, 1.0, 0.0)
     return 1 + total / ss_tot

@@ -142,20 +142,55 @@ def test_bad_dask_input_is_refused_before_any_work():
         fastgd.fit(dX, dy * 0 + 1, lr=0.1)
 
 
-@pytest.mark.parametrize(
-    ("kw", "match"),
-    [
-        (dict(method="newton"), "method='newton' is not available for Dask"),
-        (dict(cv=3), "cv= is not available for Dask"),
-        (dict(validation=0.2), "validation= is not available for Dask"),
-        (dict(scoring="accuracy"), "scoring= is not available for Dask"),
-        (dict(early_stopping=True), "early_stopping=True is not available for Dask"),
-    ],
-)
-def test_what_dask_fits_do_not_do_yet_is_refused(kw, match):
+HELD_OUT = {
+    "cv": dict(cv=4, l2=[0.0, 0.01]),
+    "cv-no-refit-log-loss": dict(cv=3, refit=False, scoring="neg_log_loss"),
+    "validation": dict(validation=0.25),
+    "validation-pair": dict(validation="pair"),
+    "cv-pairs-sgd": dict(cv="pairs", batch_size=64, seed=3),
+    "cv-early-stopping": dict(
+        cv=3, early_stopping=True, patience=2, record_every=5, lr=np.geomspace(1e-3, 30, 4), steps=300
+    ),
+    "cv-r2": dict(cv=3, loss="mse", scoring="r2"),
+    "validation-mae": dict(validation=0.3, loss="mse", scoring="neg_mean_absolute_error", method="adam"),
+}
+SCORES = ("val_score", "cv_score", "mean_cv_score", "cv_coef", "cv_intercept", "cv_n_steps", "cv_diverged")
+
+
+@pytest.mark.parametrize("case", list(HELD_OUT))
+def test_held_out_scores_equal_the_in_memory_fit(case):
+    kw = dict(HELD_OUT[case])
+    X, y = data(classifier=kw.get("loss") != "mse")
+    if kw.get("validation") == "pair":
+        Xv, yv = data(n=300, seed=5)
+        kw["validation"] = (Xv, yv)
+    if kw.get("cv") == "pairs":
+        rng = np.random.default_rng(0)
+        order = rng.permutation(X.shape[0])
+        kw["cv"] = [(np.sort(order[500:]), order[:500]), (order[:1500], order[1500:1800])]  # not a partition
+    kw = {"lr": np.geomspace(1e-3, 3, 4), "steps": 60, **kw}
+    ref = fastgd.fit(X, y, **kw)
+    got = fastgd.fit(da.from_array(X, chunks=(300, 5)), da.from_array(y, chunks=300), **kw)
+    close(got, ref)
+    for name in SCORES + ("stopped_early", "cv_stopped_early"):
+        a, b = getattr(got, name), getattr(ref, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13, err_msg=name)
+    assert got.best_params == ref.best_params
+    if case == "cv-early-stopping":
+        assert ref.cv_stopped_early.any()
+
+
+def test_what_dask_fits_do_not_do_yet_is_refused():
     X, y = data(n=200)
-    with pytest.raises(ValueError, match=match):
-        fastgd.fit(da.from_array(X, chunks=50), da.from_array(y, chunks=50), lr=0.1, **kw)
+    dX, dy = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    with pytest.raises(ValueError, match="method='newton' is not available for Dask"):
+        fastgd.fit(dX, dy, lr=0.1, method="newton")
+    from sklearn.model_selection import KFold
+
+    with pytest.raises(ValueError, match="splitter object is not available for Dask.*cv=K"):
+        fastgd.fit(dX, dy, lr=0.1, cv=KFold(3))
 
 
 def test_a_dask_input_without_dask_installed_names_the_extra(monkeypatch):
@@ -206,11 +241,16 @@ cluster = _dask.local_cluster  # N single-threaded worker processes on loopback
 def test_bitwise_equal_for_any_number_of_workers():
     X, y = data(n=3000)
     kw = dict(lr=np.geomspace(1e-3, 10, 5), steps=15, method="adam", batch_size=256, seed=2)
+    folds = dict(lr=np.geomspace(1e-3, 10, 3), steps=20, cv=3, early_stopping=True, patience=1, record_every=2)
     local = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **kw)  # default scheduler
+    local_cv = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **folds)
     for workers in (1, 2):
         with cluster(workers) as c, distributed.Client(c):
             got = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **kw)
+            got_cv = fastgd.fit(da.from_array(X, chunks=400), da.from_array(y, chunks=400), **folds)
         same(got, local)
+        same(got_cv, local_cv)
+        assert got_cv.cv_score.tobytes() == local_cv.cv_score.tobytes()
     close(local, fastgd.fit(X, y, **kw))
 
 
