@@ -405,8 +405,9 @@ def fit(
         client updates the models; X stays on the workers.  Equal to the in-memory fit
         to rounding (the sums are split by chunks), bitwise equal from run to run and
         for any number of workers.  X chunked across columns is rechunked to whole rows,
-        and y to X's row chunks; unknown chunk sizes are refused.  Not yet on Dask:
-        ``method="newton"``, ``validation``, ``cv``, ``scoring``, ``early_stopping``.
+        and y to X's row chunks; unknown chunk sizes are refused.  ``cv`` and
+        ``validation`` work as in memory (the folds are made from y on the client; a
+        splitter object is refused); ``method="newton"`` is not available on Dask yet.
         See the Dask page of the documentation.
     y : array_like or Series, shape (n,)
         Targets; for ``logistic``, ``log_loss`` and ``cross_entropy`` two distinct labels,
