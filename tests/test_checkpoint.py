@@ -127,17 +127,27 @@ import sys
 import numpy as np
 import fastgd
 sys.path.insert(0, {tests!r})
-from test_checkpoint import KILL_DATA, KILL_KW, data
-X, y = data(*KILL_DATA)
+from test_checkpoint import KILL_DATA, KILL_KW, data, inputs
+X, y = inputs({on_dask!r}, *data(*KILL_DATA))
 fastgd.fit(X, y, checkpoint={path!r}, checkpoint_every=25, **KILL_KW)
 """
 KILL_DATA = (20000, 16)
 KILL_KW = dict(lr=np.geomspace(1e-3, 30, 16), steps=1500, method="adam", record_every=5)
 
 
-def test_a_fit_killed_with_sigkill_resumes_bitwise(tmp_path):
+def inputs(on_dask, X, y):
+    """X and y as given, or as Dask arrays of 4 chunks (fitted on Dask's default scheduler)."""
+    if not on_dask:
+        return X, y
+    da = pytest.importorskip("dask.array")
+    return da.from_array(X, chunks=(X.shape[0] // 4, X.shape[1])), da.from_array(y, chunks=X.shape[0] // 4)
+
+
+@pytest.mark.parametrize("on_dask", [False, True], ids=["in-memory", "dask"])
+def test_a_fit_killed_with_sigkill_resumes_bitwise(tmp_path, on_dask):
+    X, y = inputs(on_dask, *data(*KILL_DATA))
     path = tmp_path / "run.ckpt"
-    code = textwrap.dedent(CHILD).format(tests=os.path.dirname(__file__), path=str(path))
+    code = textwrap.dedent(CHILD).format(tests=os.path.dirname(__file__), path=str(path), on_dask=on_dask)
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 300
@@ -151,6 +161,5 @@ def test_a_fit_killed_with_sigkill_resumes_bitwise(tmp_path):
     with np.load(path) as f:
         step = int(f["step"])
     assert 0 < step < KILL_KW["steps"], f"the child was killed at step {step}: not in the middle of its fit"
-    X, y = data(*KILL_DATA)
     resumed = fastgd.fit(X, y, checkpoint=path, checkpoint_every=25, **KILL_KW)
     same(resumed, fastgd.fit(X, y, **KILL_KW))
