@@ -2,21 +2,23 @@
 
 A step of every live model is
 
-1. a map over X's row chunks: each task runs the gradient source (``_source``'s fused
-   kernel, single-threaded: the cluster's workers are the parallelism) for all the
-   models on its chunk, giving partial sums of gradient and cost, (models x D) floats;
+1. a map over X's row chunks: a task per worker (per chunk past ``GATHER_MAX`` chunks)
+   runs the gradient source (``_source``'s fused kernel, single-threaded: the
+   cluster's workers are the parallelism) for all the models on each of its chunks,
+   giving each chunk's partial sums of gradient and cost, (models x D) floats;
 2. a reduction of those partial sums in a fixed tree (groups of ``FANIN`` consecutive
-   chunks, each added in chunk order; its root, at most ``FANIN`` sums, on the client),
-   so the bits depend on the chunks, never on which worker finishes first or how many
-   there are;
+   chunks, each added in chunk order; on the client, or past ``GATHER_MAX`` chunks its
+   lower levels as tasks), so the bits depend on the chunks, never on which worker
+   finishes first or how many there are;
 3. the optimizer and the monitor on the client (``_engine.update_counted``).
 
 X and y are persisted on the workers once and never gathered: the client holds the
-models' (P, D + 1) coefficients and optimizer state only.  Every task is a pure
-function of persisted chunks and the step's coefficients, so when a worker dies the
-scheduler recomputes its chunks from their source and the fit goes on with the same
-result.  Mini-batches come from the same seeded stream as in memory
-(``_source.batch_rows``); each chunk's task sums the batch rows that fall in it.
+models' (P, D + 1) coefficients and optimizer state, and with folds (``cv=``,
+``validation=``) their rows' masks, made there as in memory and sent to the workers
+once.  Every task is a pure function of persisted chunks and the step's coefficients,
+so when a worker dies the scheduler recomputes its chunks from their source and the fit
+goes on with the same result.  Mini-batches come from the same seeded stream as in
+memory (``_source.batch_rows``); each chunk's task sums the batch rows that fall in it.
 
 Without a ``dask.distributed`` client the same tasks run on Dask's default scheduler.
 """
