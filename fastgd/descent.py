@@ -333,8 +333,11 @@ def descend(
     rows_done = np.zeros(max(nblocks, 1), np.int64)  # the progress bar's counters, one per block
 
     def run():
-        # rows in compiled calls of about _progress.SLICE_SECONDS each, so Ctrl-C answers between them
-        row, n = 0, max(nblocks, 1)
+        # rows in compiled calls of about _progress.SLICE_SECONDS each, so Ctrl-C answers between
+        # them; the first call has one row a thread, so that a call of long rows (many steps)
+        # lasts one row's time, not the BLOCKS_PER_THREAD rows' of a full block round
+        least = max(1, min(nblocks, numba.get_num_threads()))
+        row, n = 0, least
         while row < M:
             t0 = time.perf_counter()
             call(row, min(M, row + n))
@@ -342,8 +345,8 @@ def descend(
             took = time.perf_counter() - t0
             if took < _progress.SLICE_SECONDS / 2:
                 n *= 2
-            elif took > 2 * _progress.SLICE_SECONDS and n > nblocks:
-                n = max(nblocks, n // 2)
+            elif took > 2 * _progress.SLICE_SECONDS and n > least:
+                n = max(least, n // 2)
 
     def call(row0, row1):
         kd.descend_rows(
