@@ -26,6 +26,13 @@ import numpy as np
 FORMAT = 1  # bump when the state's layout changes: older checkpoints are then refused
 
 
+def hash_array(h, a):
+    """Feed an array to the hash ``h``: its dtype, shape and bytes."""
+    a = np.ascontiguousarray(a)
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(memoryview(a.reshape(-1).view(np.uint8)))
+
+
 def fingerprint(parts):
     """A hex digest of ``parts``, (name, value) pairs: arrays by dtype, shape and bytes, the rest by repr."""
     h = hashlib.blake2b(digest_size=20)
@@ -33,9 +40,7 @@ def fingerprint(parts):
     for name, value in parts:
         h.update(f"|{name}=".encode())
         if isinstance(value, np.ndarray):
-            value = np.ascontiguousarray(value)
-            h.update(f"{value.dtype.str}{value.shape}".encode())
-            h.update(memoryview(value.reshape(-1).view(np.uint8)))
+            hash_array(h, value)
         else:
             h.update(repr(value).encode())
     return h.hexdigest()

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import _engine
+from . import _checkpoint, _engine
 from . import _source as src
 from . import model_selection as ms
 
@@ -202,9 +202,7 @@ def _digest(Xc, yc):
     """A task: a digest of one chunk's rows (dtype, shape and bytes of X and y)."""
     h = hashlib.blake2b(digest_size=20)
     for a in (Xc, yc):
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a.reshape(-1).view(np.uint8)))
+        _checkpoint.hash_array(h, a)
     return h.digest()
 
 

@@ -348,40 +348,16 @@ def descend(
             elif took > 2 * _progress.SLICE_SECONDS and n > least:
                 n = max(least, n // 2)
 
+    # the kernel's arguments before and after the initial weights (shared with the cluster's tasks)
+    head = (loss, act_arg, opt, lr_cols, None if schedule is None else schedule.spec, x_arg, c(target), steps)
+    tail = (tol_arg, c(bound), hp, hpg, grp, c(min_curv), record_every)
+
     def call(row0, row1):
-        kd.descend_rows(
-            loss,
-            act_arg,
-            opt,
-            w0_arr,
-            lr_cols,
-            None if schedule is None else schedule.spec,
-            x_arg,
-            c(target),
-            steps,
-            tol_arg,
-            c(bound),
-            hp,
-            hpg,
-            grp,
-            c(min_curv),
-            nblocks,
-            row0,
-            row1,
-            record_every,
-            w,
-            n_steps,
-            status,
-            hist_w,
-            hist_l,
-            rows_done,
-        )
+        _rows(head, w0_arr, tail, nblocks, row0, row1, (w, n_steps, status, hist_w, hist_l), rows_done)
 
     if K and M and client is not None:
-        head = (loss, act_arg, opt, lr_cols, None if schedule is None else schedule.spec, x_arg, c(target), steps)
-        tail = (tol_arg, c(bound), hp, hpg, grp, c(min_curv), record_every, n_steps.dtype)
         blocks = _dask.row_blocks(client, M, chunks)
-        results = _dask.map_blocks(client, _block, [(head, w0_arr[r0:r1], tail) for r0, r1 in blocks])
+        results = _dask.map_blocks(client, _block, [(head, w0_arr[r0:r1], tail, n_steps.dtype) for r0, r1 in blocks])
         for (r0, r1), (bw, bn, bs, *bh) in zip(blocks, results, strict=True):
             w[r0:r1], n_steps[r0:r1], status[r0:r1] = bw, bn, bs
             if record_every:
@@ -410,21 +386,21 @@ def descend(
     )
 
 
-def _block(head, w0, tail):
+def _rows(head, w0, tail, nblocks, row0, row1, outputs, rows_done):
+    """``kd.descend_rows`` for the rows row0 <= i < row1 of ``w0``: (w, n_steps, status, hist_w, hist_l) filled."""
+    kd.descend_rows(*head[:3], w0, *head[3:], *tail[:-1], nblocks, row0, row1, tail[-1], *outputs, rows_done)
+
+
+def _block(head, w0, tail, n_dtype):
     """A task of ``descend(client=)``: the runs from the initial weights ``w0`` (a block of rows), in new arrays."""
-    loss, act_arg, opt, lr_cols, sched, x_arg, target, steps = head
-    tol_arg, bound, hp, hpg, grp, min_curv, record_every, n_dtype = tail
-    M, K = w0.size, lr_cols.size
+    steps, record_every = head[-1], tail[-1]
+    M, K = w0.size, head[3].size
     w, n_steps, status = np.empty((M, K), w0.dtype), np.empty((M, K), n_dtype), np.empty((M, K), np.int8)
     n_rec = steps // record_every + 1 if record_every else 1
     hist = np.empty((n_rec, M, K) if record_every else (1, 1, 1), w0.dtype)
     hist_l = np.empty_like(hist)
     nblocks = min(M, BLOCKS_PER_THREAD * numba.get_num_threads())
-    done = np.zeros(max(nblocks, 1), np.int64)
-    kd.descend_rows(
-        loss, act_arg, opt, w0, lr_cols, sched, x_arg, target, steps, tol_arg, bound, hp, hpg, grp, min_curv,
-        nblocks, 0, M, record_every, w, n_steps, status, hist, hist_l, done,
-    )  # fmt: skip
+    _rows(head, w0, tail, nblocks, 0, M, (w, n_steps, status, hist, hist_l), np.zeros(max(nblocks, 1), np.int64))
     return (w, n_steps, status, hist, hist_l) if record_every else (w, n_steps, status)
 
 
