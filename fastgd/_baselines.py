@@ -136,8 +136,29 @@ def np_cv_fit(X, y, lr, l2, train_masks, steps):
     return W, b
 
 
+def np_multinomial_cv_fit(X, onehot, lr, l2, train_masks, steps):
+    """The softmax model for every (lr, l2) grid point on every fold's rows: ``np_cv_fit`` with K logits a model.
+
+    ``onehot`` (n, K).  W (D, models x K): a step is one GEMM for the logits of every model
+    and class, a shifted softmax over the classes, and one GEMM for the gradients.
+    """
+    lr_m, l2_m, M = cv_columns(lr, l2, train_masks)
+    (n, D), K, P = X.shape, onehot.shape[1], lr_m.size
+    W, b = np.zeros((D, P * K)), np.zeros(P * K)
+    lr_k, l2_k = np.repeat(lr_m, K), np.repeat(l2_m, K)
+    for _ in range(steps):
+        Z = (X @ W + b).reshape(n, P, K)
+        E = np.exp(Z - Z.max(axis=2, keepdims=True))
+        E = (E / E.sum(axis=2, keepdims=True) - onehot[:, None, :]) * M[:, :, None]
+        E = E.reshape(n, P * K)
+        W -= lr_k * (X.T @ E + l2_k * W)
+        b -= lr_k * E.sum(axis=0)
+    return W, b
+
+
 NUMPY_BASELINES = {
     "cv_fit": np_cv_fit,
+    "multinomial_cv_fit": np_multinomial_cv_fit,
     "fit_batched": np_fit_batched,
     "sgd_batched": np_sgd_batched,
     "adam_fit_batched": np_adam_fit_batched,
@@ -250,6 +271,32 @@ def jax_cv_fit(steps):
             return W - lr_m * (X.T @ E + l2_m * W), b - lr_m * E.sum(axis=0)
 
         return lax.fori_loop(0, steps, body, (jnp.zeros((X.shape[1], lr_m.shape[0])), jnp.zeros(lr_m.shape[0])))
+
+    return lambda *args: jax.block_until_ready(run(*args))
+
+
+def jax_multinomial_cv_fit(steps):
+    """``jit`` + ``lax.fori_loop`` of ``np_multinomial_cv_fit``: every (grid point, fold, class) a GEMM column.
+
+    ``jax.nn.softmax`` over the classes (shifted, as fastgd's), fold masks weighting the
+    rows.  Arguments: JAX arrays X, onehot (n, K) and ``cv_columns``'s three.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    @jax.jit
+    def run(X, onehot, lr_m, l2_m, M):
+        (n, D), K, P = X.shape, onehot.shape[1], lr_m.shape[0]
+        lr_k, l2_k = jnp.repeat(lr_m, K), jnp.repeat(l2_m, K)
+
+        def body(_, carry):
+            W, b = carry
+            Z = (X @ W + b).reshape(n, P, K)
+            E = ((jax.nn.softmax(Z, axis=2) - onehot[:, None, :]) * M[:, :, None]).reshape(n, P * K)
+            return W - lr_k * (X.T @ E + l2_k * W), b - lr_k * E.sum(axis=0)
+
+        return lax.fori_loop(0, steps, body, (jnp.zeros((D, P * K)), jnp.zeros(P * K)))
 
     return lambda *args: jax.block_until_ready(run(*args))
 

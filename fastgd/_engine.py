@@ -8,8 +8,10 @@ The three parts know nothing of each other:
 
 A step of every live model: sums over the step's rows (the whole data or a
 mini-batch), then per model its cost, its gradient ``G / n + l2 w``, the
-monitor's checks and the optimizer's update.  Models are stored as rows of
-``W`` (P, D + 1), the intercept last.
+monitor's checks and the optimizer's update.  A model is K rows of ``W``
+(P K, D + 1), the intercept last: K = 1 for a linear predictor, K classes for the
+multinomial (softmax) model; statuses, steps and costs are per model, and a
+model's rows stop together.
 
 Two compiled loops, the same bits (``_source`` makes a model's sums independent
 of its position and of who computes which chunk):
@@ -58,6 +60,54 @@ def _cost(csum, nr, W, m, l2m):
 
 
 @jit_helper
+def _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, dvec, H, Hc, xt):
+    """Newton's direction for the multinomial model m (K rows of W): dvec <- H^-1 dvec; False where not PD.
+
+    H (K (D + 1))^2 over the step's rows outside the model's fold.  The softmax is
+    unchanged when every class's intercept moves by the same amount (and, without L2,
+    every class's weight of a feature): H is singular along those directions u, and the
+    gradient is orthogonal to them, so H + u u^T (for each such u, with unit entries
+    scaled by 1/K) has the same solution there and is positive definite.  Without an
+    intercept its entries get the identity (and a 0 gradient: no step).
+    """
+    D = X.shape[1]
+    A = D + 1
+    KA = K * A
+    C = src.n_chunks(nr)
+    for p in range(KA):
+        for q in range(p + 1):
+            H[p, q] = 0
+    for c in range(C):
+        lo, hi = src.chunk_bounds(nr, c, C)
+        src.chunk_hessian_softmax(X, y, rows, lo, hi, W, m * K, K, Hc, xt, excl, bit)
+        for p in range(KA):
+            for q in range(p + 1):
+                H[p, q] += Hc[p, q]
+    inv = const(H[0, 0], 1.0) / const(H[0, 0], max(nm, 1))
+    for p in range(KA):
+        for q in range(p + 1):
+            H[p, q] *= inv
+        if p % A < D:
+            H[p, p] += l2m
+    u = const(H[0, 0], 1.0) / const(H[0, 0], K)
+    for a in range(A):
+        if a == D and not fit_intercept:
+            for k in range(K):
+                p = k * A + D
+                for q in range(p + 1):
+                    H[p, q] = 0
+                for q in range(p + 1, KA):
+                    H[q, p] = 0
+                H[p, p] = 1
+                dvec[p] = 0
+        elif a == D or l2m == 0:
+            for k in range(K):
+                for k2 in range(k + 1):
+                    H[k * A + a, k2 * A + a] += u
+    return newton_solve(H, dvec, KA)
+
+
+@jit_helper
 def _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
     """Dvec <- H^-1 dvec for model m (H over the step's nr rows outside its fold, nm of them); False where not PD."""
     D = X.shape[1]
@@ -81,27 +131,33 @@ def _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_i
     return newton_solve(H, dvec, A)
 
 
-def _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
-    if not _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+def _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    if K > 1:
+        ok = _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, dvec, H, Hc, xt)
+    else:
+        ok = _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt)
+        if ok and not fit_intercept:
+            dvec[dvec.size - 1] = g[dvec.size - 1]
+    if not ok:
         for a in range(dvec.size):  # not positive definite: a gd step
             dvec[a] = g[a]
-    if not fit_intercept:
-        dvec[dvec.size - 1] = g[dvec.size - 1]
 
 
-def _precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+def _precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt):
     """Set dvec to the direction the optimizer updates along: Newton's H^-1 g, or g itself.
 
     Compiled, the choice is made at compile time (below); this body runs with the JIT off.
     """
     if USES_HESSIAN[opt.name]:
-        _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt)
+        _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt)
 
 
 @overload(_precondition, inline="always")
-def _ov_precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt):
+def _ov_precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt):
     if not USES_HESSIAN[opt.formula_name]:  # nothing to compile: the Hessian code is not typed at all
-        return lambda opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, g, dvec, H, Hc, xt: None
+        return lambda opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt: (
+            None
+        )
     return _newton
 
 
@@ -150,15 +206,19 @@ def _update_live(
     """
     g, dvec, wn, sn0, sn1, H, Hc, xt = scratch
     D = X.shape[1]
+    K = W.shape[0] // status.size  # rows of W a model
     A = D + 1
+    KA = K * A
     mult = 1.0 if lr_sched is None else ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
     for i in range(L):
         m = live[i]
         nm = cnt[folds[m]]
-        cost = _cost(ct[i], nm, W, m, l2[m])
+        cost = _cost(ct[i * K], nm, W, m * K, l2[m])
+        for k in range(1, K):  # the other classes' rows: their penalties (their loss sums are 0)
+            cost += _cost(ct[i * K + k], nm, W, m * K + k, l2[m])
         if exact:
             finite = abs(cost) < np.inf
-        else:  # ct holds sums of z^2, proven small: only the penalty can overflow
+        else:  # ct holds sums of z^2, proven small: only the penalty can overflow (K = 1)
             pen = _cost(ct[i] * 0, nm, W, m, l2[m])
             finite = abs(pen) < np.inf
         if mon.is_recorded(s, record_every):
@@ -170,51 +230,65 @@ def _update_live(
             mon.stop(status, stopped_at, m, s, mon.DIVERGED)
             continue
         inv = const(cost, 1.0) / const(cost, max(nm, 1))
-        for d in range(D):
-            g[d] = Gt[i, d] * inv + l2[m] * W[m, d]
-        g[D] = gbt[i] * inv if fit_intercept else gbt[i] * 0
-        if tol is not None and mon.gradient_small(g, A, tol):
+        for k in range(K):
+            r, ii = m * K + k, i * K + k
+            for d in range(D):
+                g[k * A + d] = Gt[ii, d] * inv + l2[m] * W[r, d]
+            g[k * A + D] = gbt[ii] * inv if fit_intercept else gbt[ii] * 0
+        if tol is not None and mon.gradient_small(g, KA, tol):
             mon.stop(status, stopped_at, m, s, mon.CONVERGED)
             continue
-        for a in range(A):
+        for a in range(KA):
             dvec[a] = g[a]
         _precondition(
-            opt, loss, act, X, y, rows, nr, nm, excl, folds[m], W, m, l2[m], fit_intercept, g, dvec, H, Hc, xt
+            opt, loss, act, X, y, rows, nr, nm, excl, folds[m], W, m, K, l2[m], fit_intercept, g, dvec, H, Hc, xt
         )
         ok = True
         rate = lr[m] if lr_sched is None else lr[m] * const(lr[m], mult)
         c0, c1 = fx.prepare(opt, hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], n_steps[m])  # once a model and step
-        for a in range(A):
-            d, q0, q1 = fx.update(
-                opt, dvec[a], W[m, a], S[m, 0, a], S[m, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], c0, c1
-            )
-            wn[a] = W[m, a] - rate * d
-            sn0[a] = q0
-            sn1[a] = q1
-            ok = ok and abs(wn[a]) <= bound  # NaN fails
-        if ok:
+        for k in range(K):
+            r = m * K + k
             for a in range(A):
-                W[m, a] = wn[a]
-                S[m, 0, a] = sn0[a]
-                S[m, 1, a] = sn1[a]
+                q = k * A + a
+                d, q0, q1 = fx.update(
+                    opt, dvec[q], W[r, a], S[r, 0, a], S[r, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], c0, c1
+                )
+                wn[q] = W[r, a] - rate * d
+                sn0[q] = q0
+                sn1[q] = q1
+                ok = ok and abs(wn[q]) <= bound  # NaN fails
+        if ok:
+            for k in range(K):
+                r = m * K + k
+                for a in range(A):
+                    q = k * A + a
+                    W[r, a] = wn[q]
+                    S[r, 0, a] = sn0[q]
+                    S[r, 1, a] = sn1[q]
             n_steps[m] += 1
         else:
             mon.stop(status, stopped_at, m, s, mon.DIVERGED)
 
 
 @jit_helper
-def _gather(W, folds, live, L, Wl, bl, fl):
+def _gather(W, folds, live, L, K, Wl, bl, fl):
+    """The L live models' K rows each, packed: Wl (L K, D), bl, and each row's fold fl."""
     D = Wl.shape[1]
     for i in range(L):
         m = live[i]
-        fl[i] = folds[m]
-        for d in range(D):
-            Wl[i, d] = W[m, d]
-        bl[i] = W[m, D]
+        for k in range(K):
+            r, ii = m * K + k, i * K + k
+            fl[ii] = folds[m]
+            for d in range(D):
+                Wl[ii, d] = W[r, d]
+            bl[ii] = W[r, D]
 
 
 @jit_helper
-def _serial_sums(loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb):
+def _serial_sums(
+    loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb, K
+):
+    """Sums over the step's rows for the L rows of Wl (models of K rows), chunk after chunk."""
     D = X.shape[1]
     C = src.n_chunks(nr)
     for i in range(L):
@@ -224,7 +298,7 @@ def _serial_sums(loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, 
         ct[i] = 0
     for c in range(C):
         lo, hi = src.chunk_bounds(nr, c, C)
-        src.chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, Wl, bl, L, Gc, gbc, cc, Xt, Zt, yb, excl, fl, eb)
+        src.chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, Wl, bl, L, Gc, gbc, cc, Xt, Zt, yb, excl, fl, eb, K)
         src.add_sums(L, D, Gc, gbc, cc, Gt, gbt, ct)
 
 
@@ -299,25 +373,27 @@ def _run_set(
 ):
     """Steps s0 .. s1 - 1 of the models ``models``, every row pass in this thread."""
     n, D = X.shape
+    K = W.shape[0] // status.size
     A = D + 1
     Ps = models.size
+    R = Ps * K  # rows of W
     dt = X.dtype
     live = np.empty(Ps, np.int64)
-    Wl = np.empty((Ps, D), dt)
-    bl = np.empty(Ps, dt)
-    Gt = np.empty((Ps, D), dt)
-    gbt = np.empty(Ps, dt)
-    ct = np.empty(Ps, dt)
-    Gc = np.empty((Ps, D), dt)
-    gbc = np.empty(Ps, dt)
-    cc = np.empty(Ps, dt)
+    Wl = np.empty((R, D), dt)
+    bl = np.empty(R, dt)
+    Gt = np.empty((R, D), dt)
+    gbt = np.empty(R, dt)
+    ct = np.empty(R, dt)
+    Gc = np.empty((R, D), dt)
+    gbc = np.empty(R, dt)
+    cc = np.empty(R, dt)
     Xt = np.empty((D, src.BLOCK), dt)
-    Zt = np.empty((Ps + 1, src.BLOCK), dt)  # a spare row: see _source._forward
+    Zt = np.empty((R + 1, src.BLOCK), dt)  # a spare row: see _source._forward
     yb = np.empty(src.BLOCK, dt)
-    fl = np.empty(Ps, np.int64)
+    fl = np.empty(R, np.int64)
     eb = np.empty(src.BLOCK, np.int64)
     cnt = np.empty(src.ALL + 1, np.int64)
-    scratch = _update_scratch(opt, A, dt)
+    scratch = _update_scratch(opt, K * A, dt)
     perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
         L = mon.live_models(models, status, live)
@@ -326,16 +402,17 @@ def _run_set(
         nr = _step_rows(seed, batch, s, perm, epoch, rows)
         if s == s0 or batch > 0:
             src.count_rows(excl, rows, nr, F, cnt)
-        _gather(W, folds, live, L, Wl, bl, fl)
+        _gather(W, folds, live, L, K, Wl, bl, fl)
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
         _serial_sums(
-            loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb
+            loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L * K, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb, K
         )
-        if not exact and not mon.losses_provably_finite(ct, L, z2_max):
+        if not exact and not mon.losses_provably_finite(ct, L * K, z2_max):
             exact = True
             _serial_sums(
-                loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb
-            )
+                loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L * K, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb,
+                K,
+            )  # fmt: skip
         _update_live(
             loss,
             act,
@@ -490,12 +567,13 @@ def run_rows(
     """Steps s0 .. s1 - 1 of every model, each step's row chunks in parallel (not for Newton)."""
     n, D = X.shape
     A = D + 1
-    P = W.shape[0]
+    P = W.shape[0]  # rows of W: models x K
+    K = P // status.size
     dt = X.dtype
     nr0 = batch if batch > 0 else n
     C = src.n_chunks(nr0)
-    models = np.arange(P)
-    live = np.empty(P, np.int64)
+    models = np.arange(status.size)
+    live = np.empty(status.size, np.int64)
     Wl = np.empty((P, D), dt)
     bl = np.empty(P, dt)
     Gt = np.empty((P, D), dt)
@@ -510,7 +588,7 @@ def run_rows(
     Ebuf = np.empty((C, src.BLOCK), np.int64)
     fl = np.empty(P, np.int64)
     cnt = np.empty(src.ALL + 1, np.int64)
-    scratch = _update_scratch(opt, A, dt)
+    scratch = _update_scratch(opt, K * A, dt)
     perm, rows, epoch = _stream_state(n, batch)
     for s in range(s0, s1):
         L = mon.live_models(models, status, live)
@@ -519,7 +597,8 @@ def run_rows(
         nr = _step_rows(seed, batch, s, perm, epoch, rows)
         if s == s0 or batch > 0:
             src.count_rows(excl, rows, nr, F, cnt)
-        _gather(W, folds, live, L, Wl, bl, fl)
+        _gather(W, folds, live, L, K, Wl, bl, fl)
+        LK = L * K
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
         for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             for c in prange(C):
@@ -536,7 +615,7 @@ def run_rows(
                     hi,
                     Wl,
                     bl,
-                    L,
+                    LK,
                     G_acc[c],
                     gb_acc[c],
                     c_acc[c],
@@ -546,15 +625,16 @@ def run_rows(
                     excl,
                     fl,
                     Ebuf[c],
+                    K,
                 )
-            for i in range(L):
+            for i in range(LK):
                 for d in range(D):
                     Gt[i, d] = 0
                 gbt[i] = 0
                 ct[i] = 0
             for c in range(C):
-                src.add_sums(L, D, G_acc[c], gb_acc[c], c_acc[c], Gt, gbt, ct)
-            if exact or mon.losses_provably_finite(ct, L, z2_max):
+                src.add_sums(LK, D, G_acc[c], gb_acc[c], c_acc[c], Gt, gbt, ct)
+            if exact or mon.losses_provably_finite(ct, LK, z2_max):
                 break
             exact = True
         _update_live(
@@ -637,7 +717,7 @@ def update_counted(
     y and ``rows`` are read by Newton's Hessian only: a driver without X in memory (Dask)
     passes empty ones with a first-order optimizer.
     """
-    scratch = _update_scratch(opt, X.shape[1] + 1, X.dtype)
+    scratch = _update_scratch(opt, (W.shape[0] // status.size) * W.shape[1], X.dtype)
     _update_live(
         loss,
         act,
@@ -686,23 +766,27 @@ def counts(excl, rows, F):
 
 @jit_kernel
 def costs(W, l2, models, ct, folds, cnt, out):
-    """out[m] <- the cost of each model of ``models`` from its summed losses ct[i] (cnt: ``counts``)."""
+    """out[m] <- the cost of each model of ``models`` from its rows' summed losses ct[i K + k] (cnt: ``counts``)."""
+    K = W.shape[0] // out.size
     for i in range(models.size):
         m = models[i]
-        out[m] = _cost(ct[i], cnt[folds[m]], W, m, l2[m])
+        c = _cost(ct[i * K], cnt[folds[m]], W, m * K, l2[m])
+        for k in range(1, K):
+            c += _cost(ct[i * K + k], cnt[folds[m]], W, m * K + k, l2[m])
+        out[m] = c
 
 
-def summed(kernel, loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, grad=True):
-    """Chunk-by-chunk sums over ``rows`` for the models (Wl, b, folds), added in chunk order: (G, gb, cost sums).
+def summed(kernel, loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, grad=True, K=1):
+    """Chunk-by-chunk sums over ``rows`` for the rows (Wl, b, folds), added in chunk order: (G, gb, cost sums).
 
     ``kernel`` is ``_source.partial_sums`` or its serial twin (the same bits); ``grad=False``:
-    the costs alone (G has no columns), at about half the work.
+    the costs alone (G has no columns), at about half the work.  A model is K rows.
     """
     P, D = Wl.shape
     C = src.n_chunks(rows.size)
     dt = X.dtype
     G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
-    kernel(loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, G, gb, cs)
+    kernel(loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, G, gb, cs, K)
     Gt, gbt, ct = np.zeros((P, G.shape[2]), dt), np.zeros(P, dt), np.zeros(P, dt)
     for c in range(C):  # in chunk order, as the compiled loops add them
         Gt += G[c]
@@ -727,6 +811,8 @@ class Run:
     ``schedule`` a ``fastgd.schedules.Schedule`` or None.  ``folds`` is None (every
     model sees every row) or ``(excl, fold)``: excl (n,) int64, bit f set where fold f
     holds row i out; fold (P,) int64, each model's fold (``_source.ALL``: every row).
+    ``outputs`` is K, the rows of ``W`` a model has: 1, or the classes of a multinomial
+    model (y then holds class codes 0 .. K - 1, and the loss is the softmax's).
     """
 
     def __init__(
@@ -749,8 +835,10 @@ class Run:
         seed,
         record_every,
         folds=None,
+        outputs=1,
     ):
         P, D = lr.size, X.shape[1]
+        K = self.K = outputs
         dt = X.dtype
         c = dt.type
         self.loss, self.act, self.opt, self.X, self.y = loss, act, opt, X, y
@@ -770,11 +858,12 @@ class Run:
         self.seed = 0 if seed is None else seed
         z_max = float(np.finfo(dt).max) ** 0.25
         self.z2_max = c(z_max * z_max)
-        self.y_small = bool(np.all(np.abs(y) <= z_max))
-        self.W = np.zeros((P, D + 1), dt)
+        self.y_small = K == 1 and bool(np.all(np.abs(y) <= z_max))  # softmax losses are always summed
+        self.W = np.zeros((P * K, D + 1), dt)
         self.lr_sched = None if schedule is None else schedule.spec  # None compiles the multiplier out
-        self.S = np.zeros((P, 2, D + 1), dt)
-        s0, s1 = OPTIMIZERS[opt.name][1](*(self.hp[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
+        self.S = np.zeros((P * K, 2, D + 1), dt)
+        hp_rows = np.repeat(self.hp, K, axis=0)
+        s0, s1 = OPTIMIZERS[opt.name][1](*(hp_rows[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
         self.S[:, 0, :], self.S[:, 1, :] = s0, s1
         self.status = np.zeros(P, np.int8)
         self.n_steps = np.zeros(P, np.int64)
@@ -876,19 +965,34 @@ class Run:
         stream_rows(self.seed, self.n_rows, self.batch, s, s + 1, out)
         return out[0]
 
+    def model_rows(self, models):
+        """The rows of W that hold ``models`` (K a model, in order)."""
+        return (np.asarray(models)[:, None] * self.K + np.arange(self.K)).ravel()
+
+    def model_W(self):
+        """W as (P, K (D + 1)): a model's coefficients in one row (a view)."""
+        return self.W.reshape(self.status.size, -1)
+
     def sums(self, rows, models, exact, grad=True, every_row=False):
-        """Chunk-by-chunk sums over ``rows`` for ``models``, added in chunk order: (G, gb, cost sums).
+        """Chunk-by-chunk sums over ``rows`` for ``models``' rows of W, added in chunk order: (G, gb, cost sums).
 
         ``grad=False``: the costs alone (G has no columns), at about half the work.
         ``every_row``: over all of ``rows``, even those the models' folds hold out.
         """
         D = self.X.shape[1]
-        Wl = np.ascontiguousarray(self.W[models, :D])
+        r = self.model_rows(models)
+        Wl = np.ascontiguousarray(self.W[r, :D])
         XT = self.XT if rows.size == self.X.shape[0] and not self.batch else self.XT[:0]
-        b = self.W[models, D].copy()
+        b = self.W[r, D].copy()
         folds = np.full(models.size, src.ALL, np.int64) if every_row else self.folds[models]
-        args = (self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, folds, grad)
+        folds = np.repeat(folds, self.K)
+        args = (self.loss, self.act, exact, self.X, XT, self.y, rows, Wl, b, self.excl, folds, grad, self.K)
         return summed(src.partial_sums, *args)
+
+    def model_losses(self, rows, models, every_row=False):
+        """Each of ``models``' summed losses over ``rows`` (no penalty): one pass, costs only."""
+        ct = self.sums(rows, models, True, grad=False, every_row=every_row)[2]
+        return ct.reshape(models.size, self.K).sum(axis=1)
 
     def counts(self, rows):
         """How many of ``rows`` each fold trains on."""

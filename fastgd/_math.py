@@ -337,6 +337,9 @@ class LossSpec(NamedTuple):
         A few points inside the domain, for the formula table.
     model : str
         What ``fit`` with this loss and no activation is called.
+    multiclass : bool
+        With three or more labels ``fit`` fits the multinomial (softmax) model on logits,
+        whose loss is ``-log softmax(z)_y`` (``_source._softmax_in_place``).
     """
 
     pred_range: tuple | None
@@ -347,6 +350,7 @@ class LossSpec(NamedTuple):
     plot: tuple
     points: tuple
     model: str
+    multiclass: bool = False
 
 
 _PROB = (0.0, 1.0, "probabilities")
@@ -377,6 +381,7 @@ LOSS_SPECS = {
         ((-6.0, 6.0), 1.0, "logit z (target 1)"),
         ([-4.0, -1.0, 0.0, 1.0, 4.0], 1.0),
         "logistic regression",
+        multiclass=True,
     ),
     "cross_entropy": LossSpec(
         (0.0, np.inf, "probabilities"),
@@ -387,5 +392,6 @@ LOSS_SPECS = {
         ((0.005, 1.0), 1.0, "probability p (target 1)"),
         _PROB_POINTS,
         "a probability model",
+        multiclass=True,
     ),
 }

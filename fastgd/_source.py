@@ -28,6 +28,7 @@ from numba import prange
 
 from . import _chain as chain
 from ._jit import jit_helper, jit_kernel
+from ._libm import exp, log
 
 BLOCK = 128  # rows of a block: its X^T (D x B) and Z^T (P x B) stay in L1/L2
 CHUNK_ROWS = 4096  # rows per chunk at least; a step of fewer rows is one chunk
@@ -171,8 +172,60 @@ def _losses_in_place(loss, act, want_cost, zm, yb, nb, cost, gb, m, eb, bit):
 
 
 @jit_helper
-def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb, excl, fb, eb):
-    """Sums over rows[lo:hi] (whole blocks) for the first P models of W (., D) and b.
+def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
+    """The multinomial model on rows r0 .. r0 + K - 1 of Zt (its K classes' logits): E in place, loss summed.
+
+    For each of the nb rows, with m = max_k z_k and s = sum_k exp(z_k - m) (>= 1):
+    the loss -log softmax(z)_y = log(s) - (z_y - m), a sum of two non-negative terms
+    (no overflow for any logits, no log of 0, no cancellation), and
+    dL/dz_k = exp(z_k - m) / s - [y == k].  yb holds class codes 0 .. K - 1.  The
+    loss goes to cost[r0] (the other classes' rows get 0), so a model's rows add up to
+    its loss.  Rows held out of fold ``bit`` (see ``_losses_in_place``) give 0.
+    sb (3, BLOCK) is scratch.
+    """
+    mx, sm, zy = sb[0], sb[1], sb[2]
+    z0 = Zt[r0]
+    for j in range(nb):
+        mx[j] = z0[j]
+        zy[j] = z0[j]
+    for k in range(1, K):
+        zk = Zt[r0 + k]
+        for j in range(nb):
+            mx[j] = max(mx[j], zk[j])
+            zy[j] = zk[j] if yb[j] == k else zy[j]
+    for j in range(nb):
+        sm[j] = 0
+    for k in range(K):
+        zk = Zt[r0 + k]
+        for j in range(nb):
+            e = exp(zk[j] - mx[j])
+            zk[j] = e
+            sm[j] += e
+    cs = z0[0] * 0
+    zero = z0[0] * 0
+    for j in range(nb):
+        keep = bit >= ALL or ((eb[j] >> bit) & 1) == 0
+        v = log(sm[j]) + (mx[j] - zy[j])
+        cs += v if keep else zero
+        sm[j] = 1 / sm[j] if keep else zero  # rows held out: every E is 0
+        mx[j] = 1 if keep else zero  # the indicator's weight
+    for k in range(K):
+        zk = Zt[r0 + k]
+        for j in range(nb):
+            zk[j] = zk[j] * sm[j] - (mx[j] if yb[j] == k else zero)
+        gs = zk[0] * 0
+        for j in range(nb):
+            gs += zk[j]
+        gb[r0 + k] += gs
+    cost[r0] += cs
+
+
+@jit_helper
+def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb, excl, fb, eb, K):
+    """Sums over rows[lo:hi] (whole blocks) for the first P rows of W (., D) and b.
+
+    A model is K consecutive rows of W (K = 1: a linear predictor; K >= 3 classes: the
+    multinomial model, see ``_softmax_in_place``, whose losses are always summed).
 
     Model m sums over the rows outside its fold fb[m] (see ``count_rows``): every row
     when fb[m] is ALL, or when ``excl`` is empty.  eb (BLOCK,) is scratch.
@@ -187,6 +240,7 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
     """
     D = X.shape[1]
     grad = G.shape[1] > 0
+    sb = np.empty((3 if K > 1 else 0, BLOCK), X.dtype)
     for m in range(P):
         for d in range(G.shape[1]):
             G[m, d] = 0
@@ -208,8 +262,12 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
                     Xt[d, j] = X[i, d]
             Xk = Xt
         _forward(Xk, Zt, W, b, nb, P)
-        for m in range(P):  # E = dL/dz in place, losses summed
-            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if excl.size > 0 else ALL)
+        if K == 1:
+            for m in range(P):  # E = dL/dz in place, losses summed
+                _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if excl.size > 0 else ALL)
+        else:
+            for g0 in range(0, P, K):
+                _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if excl.size > 0 else ALL, sb)
         if grad:
             _backward(Xk, Zt, G, nb, P)
 
@@ -251,9 +309,57 @@ def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt, excl, bit):
                 H[p, q] += sp * xt[q]
 
 
+@jit_helper
+def chunk_hessian_softmax(X, y, rows, lo, hi, W, r0, K, H, xt, excl, bit):
+    """H (K A x K A, lower triangle, A = D + 1) <- the multinomial curvature over rows[lo:hi] outside fold ``bit``.
+
+    The model is rows r0 .. r0 + K - 1 of W (D + 1 columns, the intercept last); a row
+    adds (diag(p) - p p^T) kron x~ x~^T, p = softmax(z) (shifted by max z).  xt is
+    scratch (>= A + K): x~ then p.
+    """
+    D = X.shape[1]
+    A = D + 1
+    KA = K * A
+    for p in range(KA):
+        for q in range(p + 1):
+            H[p, q] = 0
+    for j in range(lo, hi):
+        i = rows[j]
+        if bit < ALL and excl.size > 0 and (excl[i] >> bit) & 1:
+            continue
+        for d in range(D):
+            xt[d] = X[i, d]
+        xt[D] = 1
+        mx = -np.inf
+        for k in range(K):
+            z = W[r0 + k, D]
+            for d in range(D):
+                z += X[i, d] * W[r0 + k, d]
+            xt[A + k] = z
+            mx = max(mx, z)
+        sm = xt[0] * 0
+        for k in range(K):
+            e = exp(xt[A + k] - mx)
+            xt[A + k] = e
+            sm += e
+        for k in range(K):
+            xt[A + k] /= sm
+        for k in range(K):
+            pk = xt[A + k]
+            for k2 in range(k + 1):
+                c = pk * ((1 if k == k2 else 0) - xt[A + k2])
+                for a in range(A):
+                    ca = c * xt[a]
+                    top = a + 1 if k == k2 else A  # the lower triangle of a diagonal block
+                    for b2 in range(top):
+                        H[k * A + a, k2 * A + b2] += ca * xt[b2]
+
+
 @jit_kernel(parallel=True)
-def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc, cost_acc):
-    """Each chunk's sums over ``rows`` for every model of W (P, D): G_acc (C, P, D or 0), gb_acc, cost_acc (C, P).
+def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc, cost_acc, K):
+    """Each chunk's sums over ``rows`` for every row of W (P, D): G_acc (C, P, D or 0), gb_acc, cost_acc (C, P).
+
+    A model is K consecutive rows of W (``chunk_sums``).
 
     One parallel pass, a chunk a task: what a driver outside the compiled loop calls
     (the final cost, a Dask worker); summing the C slices in order gives the bits of
@@ -289,6 +395,7 @@ def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc
             excl,
             fb,
             eb,
+            K,
         )
 
 

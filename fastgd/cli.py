@@ -314,7 +314,7 @@ def _run_fit(args):
     if not loss.is_classifier and data.y.dtype.kind not in "fi":
         raise UsageError(
             f"target column {data.target_name!r} holds labels, not numbers; loss {loss.name!r} "
-            f"needs a numeric target (use --loss logistic for two classes)."
+            f"needs a numeric target (use --loss logistic for class labels)."
         )
     start = time.perf_counter()
     res = fit(
@@ -394,7 +394,10 @@ def cmd_fit(args):
     )
     if data.left_out:
         print(f"left out (not numeric): {', '.join(data.left_out)}")
-    if res.classes is not None:
+    if res.classes is not None and res.multiclass:
+        shown = ", ".join(repr(str(c)) for c in res.classes[:10]) + (", ..." if res.classes.size > 10 else "")
+        print(f"classes: {res.classes.size}, a multinomial (softmax) model: {shown}")
+    elif res.classes is not None:
         print(f"classes: {str(res.classes[0])!r} -> 0, {str(res.classes[1])!r} -> 1")
     grid = f"{res.lr_grid.size} learning rates"
     grid += f" x {res.l2_grid.size} L2 strengths" if res.l2_grid.size > 1 else f", l2 {res.l2_grid[0]:.3g}"

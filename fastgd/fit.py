@@ -56,8 +56,9 @@ class FitResult:
 
     Attributes
     ----------
-    coef : ndarray (P, D)
-    intercept : ndarray (P,)
+    coef : ndarray (P, D), or (P, C, D) for C >= 3 classes
+    intercept : ndarray (P,), or (P, C)
+        For C >= 3 classes each model is multinomial: ``softmax(X @ coef[m].T + intercept[m])``.
     lr, l2 : ndarray (P,)
         Each model's learning rate and L2 strength; ``lr_grid`` (K,) and ``l2_grid`` (R,)
         are the grid they come from.
@@ -76,7 +77,8 @@ class FitResult:
     loss_fn, activation : Loss, Activation
         The model's loss and activation, as validated.
     classes : ndarray or None
-        For classifiers, the two labels mapped to 0 and 1 (in that order).
+        For classifiers, the labels in sorted order: two are mapped to 0 and 1, three or
+        more are the multinomial model's classes (``coef[:, k]`` is ``classes[k]``'s).
     feature_names : list of str or None
         Column names when X was a DataFrame.
     method : str
@@ -94,7 +96,7 @@ class FitResult:
         With ``cv=``: each grid point's score on each fold's held-out rows, fitted on that
         fold's training rows (NaN where that fold's model diverged); ``mean_cv_score`` (P,)
         is its mean over the folds.
-    cv_coef, cv_intercept : ndarray (P, F, D) and (P, F), or None
+    cv_coef, cv_intercept : ndarray (P, F, D) and (P, F) (with a class axis after F for C >= 3), or None
         The fold models' coefficients; ``cv_n_steps`` and ``cv_diverged`` (P, F) their
         steps and statuses.
     stopped_early, cv_stopped_early : ndarray (P,) and (P, F) of bool, or None
@@ -184,8 +186,13 @@ class FitResult:
         best = self.best
         return None if best is None else {name: float(values[best]) for name, values in self.params.items()}
 
+    @property
+    def multiclass(self):
+        """True for the multinomial model (three or more classes)."""
+        return self.coef.ndim == 3
+
     def decision_function(self, X, model=None):
-        """``act(X @ w + b)`` for one model (default: the best)."""
+        """``act(X @ w + b)`` for one model (default: the best); the logits (n, C) of a multinomial model."""
         if model is None:
             m = self.best
             if m is None:
@@ -193,21 +200,32 @@ class FitResult:
         else:
             m = v.integer(model, "model", minimum=0, maximum=self.coef.shape[0] - 1)
         X, _ = _as_matrix(X, self.coef.dtype)
-        if X.shape[1] != self.coef.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features; the models were fitted on {self.coef.shape[1]}.")
+        D = self.coef.shape[-1]
+        if X.shape[1] != D:
+            raise ValueError(f"X has {X.shape[1]} features; the models were fitted on {D}.")
+        if self.multiclass:
+            return X @ self.coef[m].T + self.intercept[m]
         return self.activation.value(X @ self.coef[m] + self.intercept[m])
 
     def predict_proba(self, X, model=None):
-        """Class probabilities, shape (n, 2), for classifiers (logistic: sigmoid of the output)."""
+        """Class probabilities (n, C), columns in the order of ``classes`` (logistic: sigmoid of the output).
+
+        A multinomial model's are the softmax of its logits, computed shifted by each row's
+        largest logit (no overflow).
+        """
         if self.classes is None:
             raise ValueError(f"predict_proba needs a classifier; this fit used loss {self.loss_fn.name!r}.")
+        if self.multiclass:
+            return softmax(self.decision_function(X, model))
         p1 = _probability(self.loss_fn, self.decision_function(X, model))
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X, model=None):
-        """Predictions: the model's output, or for classifiers the more probable label."""
+        """Predictions: the model's output, or for classifiers the most probable label."""
         if self.classes is None:
             return self.decision_function(X, model)
+        if self.multiclass:
+            return self.classes[np.argmax(self.decision_function(X, model), axis=1)]
         return self.classes[(self.predict_proba(X, model)[:, 1] >= 0.5).astype(int)]
 
     def to_pandas(self):
@@ -216,7 +234,7 @@ class FitResult:
             import pandas as pd
         except ImportError:
             raise ImportError("to_pandas() needs pandas: pip install pandas") from None
-        names = self.feature_names or [f"w{j}" for j in range(self.coef.shape[1])]
+        names = self.feature_names or [f"w{j}" for j in range(self.coef.shape[-1])]
         axes = self.params or {"lr": self.lr, "l2": self.l2}
         scores = {}
         if self.val_score is not None:
@@ -232,10 +250,21 @@ class FitResult:
                 "n_steps": self.n_steps,
                 "converged": self.converged,
                 "diverged": self.diverged,
-                "intercept": self.intercept,
             }
         )
-        return pd.concat([df, pd.DataFrame(self.coef, columns=names)], axis=1)
+        if not self.multiclass:
+            df["intercept"] = self.intercept
+            return pd.concat([df, pd.DataFrame(self.coef, columns=names)], axis=1)
+        # a multinomial model: an intercept and coefficients per class, named "class:feature"
+        per_class = [f"{c}:{name}" for c in self.classes for name in ["intercept", *names]]
+        W = np.concatenate([self.intercept[:, :, None], self.coef], axis=2).reshape(len(df), -1)
+        return pd.concat([df, pd.DataFrame(W, columns=per_class)], axis=1)
+
+
+def softmax(z):
+    """Rows of logits (n, C) to probabilities: exp(z - max) / sum, so no logit overflows."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _probability(loss, out):
@@ -325,7 +354,7 @@ def _validation_set(validation, loss, dtype, D, classes):
             f"validation's y has labels the training y lacks: {unseen[:10].tolist()!r}; "
             f"a model cannot predict a class it never saw."
         )
-    return Xv, (yv == classes[1]).astype(dtype)
+    return Xv, _codes(yv, classes, dtype)
 
 
 def _as_target(y, loss, dtype, n):
@@ -345,13 +374,47 @@ def _as_target(y, loss, dtype, n):
         return out, None
     arr = _labels(y, arr)
     classes = np.unique(arr)
-    if classes.size != 2:
+    if classes.size < 2:
+        raise ValueError(
+            f"y must hold at least two classes for loss {loss.name!r}; found {classes.size}"
+            f"{': ' + repr(classes.tolist()) if classes.size else ''}. A classifier needs two labels or more."
+        )
+    if classes.size > 2 and not loss.spec.multiclass:
         raise ValueError(
             f"y must hold exactly two classes for loss {loss.name!r}; found {classes.size}"
             f"{': ' + repr(classes[:10].tolist()) if classes.size < 20 else ''}. "
-            f"Binary classification only: recode the labels."
+            f"For more classes use loss='logistic' or 'cross_entropy' (the multinomial model)."
         )
-    return (arr == classes[1]).astype(dtype), classes
+    return _codes(arr, classes, dtype), classes
+
+
+def _codes(labels, classes, dtype):
+    """Labels as the engine reads them: 0/1 for two classes, else each label's index in ``classes``."""
+    if classes.size == 2:
+        return (labels == classes[1]).astype(dtype)
+    return np.searchsorted(classes, labels).astype(dtype)
+
+
+NEWTON_MAX = 1024  # coefficients of a multinomial model that Newton's method takes (its Hessian: 8 MiB)
+
+
+def _outputs(classes, act, opt, D):
+    """K, the linear predictors a model has: the classes of a multinomial model, else 1; refuse what it lacks."""
+    if classes is None or classes.size == 2:
+        return 1
+    if act.name != "identity":
+        raise ValueError(
+            f"y has {classes.size} classes, so the model is multinomial: softmax of X @ W^T + b, with no "
+            f"activation; got activation={act.name!r}. Pass activation=None."
+        )
+    K, A = int(classes.size), D + 1
+    if opt.uses_hessian and K * A > NEWTON_MAX:
+        raise ValueError(
+            f"method={opt.name!r} for the multinomial model needs a Hessian of ({K} classes x {A} coefficients)^2 "
+            f"per model; at most {NEWTON_MAX} coefficients a model are allowed ({K * A} here). Use a first-order "
+            "method such as 'nesterov' or 'adam', or fewer features."
+        )
+    return K
 
 
 def fit(
@@ -546,6 +609,7 @@ def fit(
     if not on_dask:
         _check_finite_matrix(X, "X")
         y, classes = _as_target(y, loss, dtype, n)
+    K = _outputs(classes, act, opt, D)
     lr_grid = v.learning_rates(lr, dtype)
     l2_grid = v.vector(l2, "l2")
     v.nonnegative(l2_grid, "l2")
@@ -582,7 +646,8 @@ def fit(
     per = held.models_per_point
     P = G * per
     # coefficients, optimizer state (2 rows a model), gradient and scratch: about 6 (D+1)-rows a model
-    v.memory_fits(P * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {D + 1} coefficients", "shrink the grid")
+    coefs = f"{D + 1} coefficients" if K == 1 else f"{K} classes x {D + 1} coefficients"
+    v.memory_fits(P * K * (D + 1) * 6 * dtype.itemsize, f"a grid of {P} models x {coefs}", "shrink the grid")
     lr_m, l2_m = params["lr"], params["l2"]
     if record_every:
         n_rec = steps // record_every + 1
@@ -606,6 +671,7 @@ def fit(
         batch_size=batch_size,
         seed=seed,
         record_every=record_every,
+        outputs=K,
     )
     checks = [] if held.stopper is None else [(held.check, record_every)]
     saver = None
@@ -694,6 +760,11 @@ def _dask_inputs(X, y, loss):
     if loss.is_classifier:
         labels, bad_y, small = checked
         _, classes = _as_target(np.unique(labels), loss, dtype, np.unique(labels).size)
+        if classes.size > 2:
+            raise ValueError(
+                f"y has {classes.size} classes; the multinomial model is not available for Dask arrays yet "
+                "(binary labels only there). Compute X and y into memory for a multiclass fit."
+            )
         (y,) = _dask.persist((y == classes[1]).astype(dtype))
     else:
         bad_y, small = checked
@@ -784,14 +855,15 @@ class _HeldOut:
     def check(self, run):
         """One early-stopping check: each running fold model's mean loss on its held-out rows."""
         if self.stopper is True:
-            self.stopper = _monitor.EarlyStopping(run.W, np.flatnonzero(run.folds < _engine.src.ALL), self.patience)
+            watched = np.flatnonzero(run.folds < _engine.src.ALL)
+            self.stopper = _monitor.EarlyStopping(run.model_W(), watched, self.patience)
         live = np.flatnonzero(run.status == _monitor.RUNNING)
         watched = live[run.folds[live] < _engine.src.ALL]
         for f, (_, test) in enumerate(self.pairs):
             models = watched[run.folds[watched] == f]
             if models.size:
-                held = run.sums(test, models, True, grad=False, every_row=True)[2] / test.size
-                self.stopper.update(models, held, run.W, run.status, run.stopped_at, run.step)
+                held = run.model_losses(test, models, every_row=True) / test.size
+                self.stopper.update(models, held, run.model_W(), run.status, run.stopped_at, run.step)
 
     def state(self):
         """Early stopping's arrays for a checkpoint (none before its first check)."""
@@ -800,7 +872,8 @@ class _HeldOut:
     def load_state(self, state, run):
         """Early stopping's arrays back from a checkpoint, where it had made a check."""
         if self.stopper is not None and "stop_best" in state:
-            self.stopper = _monitor.EarlyStopping(run.W, np.flatnonzero(run.folds < _engine.src.ALL), self.patience)
+            watched = np.flatnonzero(run.folds < _engine.src.ALL)
+            self.stopper = _monitor.EarlyStopping(run.model_W(), watched, self.patience)
             self.stopper.load_state(state)
 
     def finish(self, run):
@@ -808,7 +881,7 @@ class _HeldOut:
         if self.stopper is None:
             return None
         self.check(run)
-        return self.stopper.restore(run.W)
+        return self.stopper.restore(run.model_W())
 
     @property
     def models_per_point(self):
@@ -826,14 +899,14 @@ class _HeldOut:
         ``scorer(scoring, W, b, rows)``: the models' scores on rows of the data (``ms.scores``).
         """
         per = self.models_per_point
-        W = run.W.reshape(G, per, D + 1)
+        W = run.W.reshape(G, per, *(() if run.K == 1 else (run.K,)), D + 1)  # (G, per[, K], D + 1)
         n_steps = run.n_steps.reshape(G, per)
         status = run.status.reshape(G, per)
         hist = None if history is None else history.reshape(G, per, -1)
         if self.refit or self.holdout:  # the last model of each point: all rows, no folds, or the one split
             out = {
-                "coef": W[:, -1, :D].copy(),
-                "intercept": W[:, -1, D].copy(),
+                "coef": W[:, -1, ..., :D].copy(),
+                "intercept": W[:, -1, ..., D].copy(),
                 "cost_history": None if hist is None else hist[:, -1].copy(),
                 "_final_cost": _Deferred(lambda: final_cost().reshape(G, per)[:, -1].copy()),
                 "n_steps": n_steps[:, -1].copy(),
@@ -841,8 +914,8 @@ class _HeldOut:
                 "diverged": status[:, -1] == _monitor.DIVERGED,
             }
         else:
-            coef, intercept = W[:, :, :D].mean(axis=1), W[:, :, D].mean(axis=1)
-            penalty = 0.5 * l2 * (coef.astype(np.float64) ** 2).sum(axis=1)
+            coef, intercept = W[:, :, ..., :D].mean(axis=1), W[:, :, ..., D].mean(axis=1)
+            penalty = 0.5 * l2 * (coef.astype(np.float64) ** 2).reshape(G, -1).sum(axis=1)
             cost = -scorer("loss", W=coef, b=intercept, rows=None) + penalty
             out = {
                 "coef": coef,
@@ -866,7 +939,7 @@ class _HeldOut:
             return out
 
         def score(rows, Wm, bad, on=scorer):
-            return np.where(bad, np.nan, on(self.scoring, W=Wm[:, :D], b=Wm[:, D], rows=rows))
+            return np.where(bad, np.nan, on(self.scoring, W=Wm[..., :D], b=Wm[..., D], rows=rows))
 
         if self.val is not None:
             Xv, yv = self.val
@@ -882,8 +955,8 @@ class _HeldOut:
             return out
         out.update(
             cv_score=cv_score,
-            cv_coef=W[:, :F, :D].copy(),
-            cv_intercept=W[:, :F, D].copy(),
+            cv_coef=W[:, :F, ..., :D].copy(),
+            cv_intercept=W[:, :F, ..., D].copy(),
             cv_n_steps=n_steps[:, :F].copy(),
             cv_diverged=cv_div,
         )

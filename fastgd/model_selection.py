@@ -197,8 +197,24 @@ def _row_scores(scoring, loss, out, p1, y):
     return -np.abs(out - yc)  # neg_mean_absolute_error
 
 
+def _multinomial_row_scores(scoring, Z, y):
+    """Per-row terms of a multinomial model's score: Z (n, P, C) logits, y (n,) class codes."""
+    code = y.astype(np.int64)
+    if scoring == "accuracy":
+        return (np.argmax(Z, axis=2) == code[:, None]).astype(np.float64)
+    mx = Z.max(axis=2, keepdims=True)
+    lse = mx[..., 0] + np.log(np.exp(Z - mx).sum(axis=2))  # log sum exp, shifted: no overflow
+    log_p = np.take_along_axis(Z, np.broadcast_to(code[:, None, None], (Z.shape[0], Z.shape[1], 1)), 2)[..., 0] - lse
+    if scoring == "loss":
+        return log_p
+    eps = np.finfo(np.float64).eps  # neg_log_loss: scikit-learn's clip of the probability
+    return np.log(np.clip(np.exp(log_p), eps, 1 - eps))
+
+
 def scores(scoring, loss, act, X, y, W, b, prob, rows=None):
     """Each model's score on the rows ``rows`` (None: all) of (X, y): W (P, D), b (P,).
+
+    A multinomial model has W (P, C, D), b (P, C) and y as class codes 0 .. C - 1.
 
     ``prob(out)`` maps outputs to P(class 1).  Computed in float64, ``_ROWS_PER_PASS``
     rows at a time: no copy of X.  ``score_parts`` and ``combine_parts`` give the same
@@ -212,12 +228,18 @@ def score_parts(scoring, loss, act, X, y, W, b, prob, rows=None):
     rows = np.arange(X.shape[0]) if rows is None else rows
     n = rows.size
     total = np.zeros(W.shape[0])
-    Wt = W.T.astype(np.float64)
+    multi = W.ndim == 3
+    Wt = W.reshape(-1, W.shape[-1]).T.astype(np.float64)
+    b = b.reshape(-1).astype(np.float64)
     for r0 in range(0, n, _ROWS_PER_PASS):
         Xb = X[rows[r0 : r0 + _ROWS_PER_PASS]].astype(np.float64)
         yb = y[rows[r0 : r0 + _ROWS_PER_PASS]].astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            out = act.value(Xb @ Wt + b.astype(np.float64))
+            if multi:
+                Z = (Xb @ Wt + b).reshape(Xb.shape[0], W.shape[0], W.shape[1])
+                total += _multinomial_row_scores(scoring, Z, yb).sum(axis=0)
+                continue
+            out = act.value(Xb @ Wt + b)
             p1 = prob(out) if scoring in CLASSIFIER_ONLY else None
             total += _row_scores(scoring, loss, out, p1, yb).sum(axis=0)
     if scoring != "r2" or n == 0:

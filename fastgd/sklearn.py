@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - exercised without the extra only
     raise ImportError("fastgd.sklearn needs scikit-learn >= 1.6: pip install 'fastgd[sklearn]'") from None
 
 from .fit import fit as _fit
+from .fit import softmax
 from .special import sigmoid
 
 _DTYPES = (np.float64, np.float32)
@@ -65,16 +66,15 @@ class _GD(BaseEstimator):
         if self._classifier:
             check_classification_targets(y)
             self.classes_ = np.unique(y)
-            if self.classes_.size != 2:
+            if self.classes_.size < 2:
                 raise ValueError(
-                    f"Only binary classification is supported: {type(self).__name__} needs exactly two classes "
-                    f"and y has {self.classes_.size} class{'' if self.classes_.size == 1 else 'es'}."
+                    f"{type(self).__name__} needs at least two classes and y has {self.classes_.size} class."
                 )
         return X, y
 
     def _store(self, res, m):
-        self.coef_ = res.coef[m].copy()
-        self.intercept_ = float(res.intercept[m])
+        self.coef_ = res.coef[m].copy()  # (n_classes, n_features) for three classes or more
+        self.intercept_ = res.intercept[m].copy() if res.multiclass else float(res.intercept[m])
         self.n_iter_ = int(res.n_steps[m])
         self.converged_ = bool(res.converged[m])
         self.diverged_ = bool(res.diverged[m])
@@ -83,21 +83,20 @@ class _GD(BaseEstimator):
     def _output(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_DTYPES, reset=False)
+        if self._fitted.multiclass:  # the logits, (n, n_classes)
+            return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return self._fitted.activation.value(X @ self.coef_.astype(X.dtype) + X.dtype.type(self.intercept_))
 
 
 class _Classify(ClassifierMixin):
     _classifier = True
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False  # binary: softmax models are not built yet
-        return tags
-
     def predict_proba(self, X):
-        """Class probabilities (n, 2), columns in the order of ``classes_``."""
+        """Class probabilities (n, n_classes), columns in the order of ``classes_`` (softmax for 3 or more)."""
         check_is_fitted(self)
         out = self._output(X)
+        if self._fitted.multiclass:
+            return softmax(out)
         if self._fitted.loss_fn.spec.link == "sigmoid":
             p1 = sigmoid(out)
         else:
@@ -105,16 +104,21 @@ class _Classify(ClassifierMixin):
         return np.column_stack([1 - p1, p1])
 
     def decision_function(self, X):
-        """The log-odds of ``classes_[1]``: the logit ``X @ coef_ + intercept_`` for the logistic loss."""
+        """The log-odds of ``classes_[1]``: the logit ``X @ coef_ + intercept_`` for the logistic loss.
+
+        For three classes or more, the logits ``X @ coef_.T + intercept_``, (n, n_classes).
+        """
         check_is_fitted(self)
-        if self._fitted.loss_fn.spec.link == "sigmoid":
+        if self._fitted.loss_fn.spec.link == "sigmoid" or self._fitted.multiclass:
             return self._output(X)
         p = np.clip(self.predict_proba(X)[:, 1], np.finfo(np.float64).tiny, 1 - np.finfo(np.float64).epsneg)
         return np.log(p) - np.log1p(-p)
 
     def predict(self, X):
-        """The more probable label."""
+        """The most probable label."""
         check_is_fitted(self)
+        if self._fitted.multiclass:
+            return self.classes_[np.argmax(self._output(X), axis=1)]
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
@@ -152,16 +156,16 @@ class _Single(_GD):
 
 
 class GDClassifier(_Classify, _Single):
-    """Binary classifier fitted by gradient descent (``loss="logistic"``: logistic regression).
+    """Classifier fitted by gradient descent (``loss="logistic"``: logistic regression, multinomial for 3+ classes).
 
     Parameters are those of :func:`fastgd.fit` for one model (``lr``, ``l2`` scalars).
     ``l2 = 1 / (C n)`` is ``LogisticRegression``'s ``C``.
 
     Attributes
     ----------
-    coef_ : ndarray (n_features,)
-    intercept_ : float
-    classes_ : ndarray (2,)
+    coef_ : ndarray (n_features,), or (n_classes, n_features) for three classes or more
+    intercept_ : float, or ndarray (n_classes,)
+    classes_ : ndarray (n_classes,)
     n_iter_ : int
     converged_, diverged_ : bool
     n_features_in_, feature_names_in_
@@ -258,7 +262,7 @@ class _Searched(_GD):
 
 
 class GDClassifierCV(_Classify, _Searched):
-    """Binary classifier whose lr x l2 grid is searched by cross-validation, every fold in one pass.
+    """Classifier (multinomial for 3+ classes) whose lr x l2 grid is searched by cross-validation in one pass.
 
     Parameters
     ----------

@@ -309,6 +309,70 @@ def fit(
     return np.array(coef), np.array(inter), np.array(hist)
 
 
+def log_softmax(Z):
+    """Rows of logits to log-probabilities, shifted by each row's maximum (scipy's logsumexp, written out)."""
+    Z = np.asarray(Z, dtype=float)
+    mx = Z.max(axis=1, keepdims=True)
+    return Z - mx - np.log(np.exp(Z - mx).sum(axis=1, keepdims=True))
+
+
+def multinomial_fit(X, codes, K, lr, l2, steps, *, method="gd", hyper=None, batches=None, schedule=None):
+    """The multinomial (softmax) model by a plain NumPy loop, one model per (lr, l2) pair (lr-major).
+
+    Cost = mean(-log softmax(X W^T + b)_y) + l2/2 ||W||^2; gradient (P - onehot)^T X / n + l2 W.
+    The update of the K x (D + 1) coefficients together is ``optimizer_update``.
+    Returns coef (P, K, D), intercept (P, K), cost history (P, steps + 1).
+    """
+    X = np.asarray(X, dtype=float)
+    codes = np.asarray(codes).astype(np.int64)
+    n, D = X.shape
+    hyper = _hyper(method, 0.9, hyper)
+    coef, inter, hist = [], [], []
+    for rate in np.atleast_1d(lr):
+        for lam in np.atleast_1d(l2):
+            W, b = np.zeros((K, D)), np.zeros(K)
+            state = optimizer_init(method, K * (D + 1), hyper)
+            costs = []
+            for s in range(steps + 1):
+                rows = np.arange(n) if batches is None else batches[s]
+                logp = log_softmax(X[rows] @ W.T + b)
+                onehot = np.eye(K)[codes[rows]]
+                costs.append(-(logp * onehot).sum(axis=1).mean() + 0.5 * lam * (W * W).sum())
+                if s == steps:
+                    break
+                E = np.exp(logp) - onehot
+                g = np.column_stack([E.T @ X[rows] / rows.size + lam * W, E.mean(axis=0)]).ravel()
+                d, state = optimizer_update(method, g, np.column_stack([W, b]).ravel(), state, hyper, s)
+                step = (rate * (1.0 if schedule is None else schedule(s)) * d).reshape(K, D + 1)
+                W, b = W - step[:, :D], b - step[:, D]
+            coef.append(W)
+            inter.append(b)
+            hist.append(costs)
+    return np.array(coef), np.array(inter), np.array(hist)
+
+
+def multinomial_newton(X, codes, K, lr, l2):
+    """One damped Newton step of the multinomial model from zero, by NumPy: the exact Hessian, pseudo-solved.
+
+    H = sum_i (diag(p) - p p^T) kron x~ x~^T / n + l2 on the weights; it is singular along
+    the intercepts' common shift, which the gradient is orthogonal to, so the minimum-norm
+    solution (``lstsq``) is the step.  Returns coef (K, D), intercept (K,).
+    """
+    X = np.asarray(X, dtype=float)
+    n, D = X.shape
+    Xt = np.column_stack([X, np.ones(n)])
+    p = np.full((n, K), 1.0 / K)
+    E = p - np.eye(K)[np.asarray(codes).astype(np.int64)]
+    g = (E.T @ Xt / n).ravel()  # W = 0: no L2 term in the gradient
+    H = np.zeros((K * (D + 1), K * (D + 1)))
+    for i in range(n):
+        H += np.kron(np.diag(p[i]) - np.outer(p[i], p[i]), np.outer(Xt[i], Xt[i]))
+    H /= n
+    H += np.diag(np.tile(np.append(np.full(D, l2), 0.0), K))
+    d = np.linalg.lstsq(H, g, rcond=None)[0].reshape(K, D + 1)
+    return -lr * d[:, :D], -lr * d[:, D], None
+
+
 # ------------------------------------------------------------- optimizers and schedules
 # optax 0.2's definitions, transcribed from its source (optax/_src/alias.py,
 # transform.py, schedules/_schedule.py) into plain NumPy: scale_by_adam,

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -82,6 +82,25 @@ def test_cv_estimator_is_the_one_pass_search():
     assert default is None and DEFAULT_LRS.size == 11
 
 
+def test_multiclass_classifier_equals_multinomial_logistic_regression():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    n = X.shape[0]
+    names = np.array(["barolo", "grignolino", "barbera"])[y]
+    model = GDClassifier(lr=1.0, l2=0.05, method="newton", steps=50, tol=1e-12).fit(X, names)
+    sk = LogisticRegression(C=1 / (0.05 * n), tol=1e-13, max_iter=1000).fit(X, names)
+    assert model.classes_.tolist() == sorted(names.tolist()) and model.coef_.shape == (3, 13)
+    np.testing.assert_allclose(model.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(model.intercept_ - model.intercept_.mean(), sk.intercept_ - sk.intercept_.mean(),
+                               atol=1e-7)  # fmt: skip
+    np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), atol=1e-8)
+    assert np.array_equal(model.predict(X), sk.predict(X)) and model.decision_function(X).shape == (n, 3)
+    assert model.converged_ and model.n_iter_ < 50
+    search = GDClassifierCV(lrs=[0.1, 1.0], l2s=[1e-3, 1e-2], cv=3, steps=200).fit(X, names)
+    assert search.coef_.shape == (3, 13) and search.best_score_ > 0.9
+    assert cross_val_score(make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=200)), X, y, cv=3).min() > 0.9
+
+
 def test_in_a_pipeline_in_cross_val_score_and_in_grid_search():
     X, y = load_breast_cancer(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=300))
@@ -100,7 +119,7 @@ def test_labels_feature_names_and_errors():
     assert model.classes_.tolist() == ["benign", "malignant"] and model.n_features_in_ == 3
     assert model.feature_names_in_.tolist() == ["a", "b", "c"]
     assert set(model.predict(frame)) <= {"benign", "malignant"}
-    with pytest.raises(ValueError, match="Only binary classification is supported.*has 3 classes"):
-        GDClassifier().fit(X, y + (np.arange(y.size) % 3 == 0))
+    with pytest.raises(ValueError, match="needs at least two classes and y has 1 class"):
+        GDClassifier().fit(X, np.zeros(y.size))
     with pytest.raises(ValueError, match="X has 2 features, but GDClassifier is expecting 3"):
         GDClassifier(lr=0.5, steps=10).fit(X[:, :3], y).predict(X[:, :2])
