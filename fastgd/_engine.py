@@ -132,13 +132,15 @@ def _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_i
 
 
 def _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt):
-    if K > 1:
-        ok = _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, dvec, H, Hc, xt)
-    else:
-        ok = _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt)
-        if ok and not fit_intercept:
-            dvec[dvec.size - 1] = g[dvec.size - 1]
-    if not ok:
+    if not _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_intercept, dvec, H, Hc, xt):
+        for a in range(dvec.size):  # not positive definite: a gd step
+            dvec[a] = g[a]
+    if not fit_intercept:
+        dvec[dvec.size - 1] = g[dvec.size - 1]
+
+
+def _newton_softmax(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt):
+    if not _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, dvec, H, Hc, xt):
         for a in range(dvec.size):  # not positive definite: a gd step
             dvec[a] = g[a]
 
@@ -149,7 +151,8 @@ def _precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, f
     Compiled, the choice is made at compile time (below); this body runs with the JIT off.
     """
     if USES_HESSIAN[opt.name]:
-        _newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt)
+        newton = _newton_softmax if loss.name == src.Softmax.name else _newton
+        newton(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt)
 
 
 @overload(_precondition, inline="always")
@@ -158,7 +161,7 @@ def _ov_precondition(opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m
         return lambda opt, loss, act, X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, g, dvec, H, Hc, xt: (
             None
         )
-    return _newton
+    return _newton_softmax if loss.formula_name == src.Softmax.name else _newton
 
 
 @jit_helper

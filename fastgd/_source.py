@@ -25,8 +25,10 @@ the monitor.  ``act=None`` is the identity (compiled out).
 
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from . import _chain as chain
+from . import _extending as fx
 from ._jit import jit_helper, jit_kernel
 from ._libm import exp, log
 
@@ -58,6 +60,22 @@ def transpose_blocks(X, XT):
             for j in range(BLOCK):
                 i = k * BLOCK + j
                 XT[k, d, j] = X[i, d] if i < n else 0
+
+
+class Softmax:
+    """The multinomial model's loss, ``-log softmax(z)_y`` over a model's K rows of logits.
+
+    A type of its own in compiled code (``fastgd.loss[softmax]``), so kernels compile the
+    softmax block (``_softmax_in_place``) and its Hessian only for it: a binary fit's
+    kernels carry none of that code.
+    """
+
+    name = "softmax"
+    param = 0.0
+
+
+fx.register_class(Softmax, "loss")
+SOFTMAX = Softmax()
 
 
 # ---------------------------------------------------------------- the batch stream
@@ -220,12 +238,44 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
     cost[r0] += cs
 
 
+def block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
+    """E = dL/dz in place of the block's first P rows of Zt, the losses summed (``folded``: fb holds folds).
+
+    The scalar losses row by row (``_losses_in_place``), the softmax a model of K rows at
+    a time (``_softmax_in_place``).  Compiled, the choice is made at compile time (below);
+    this body runs with the JIT off.
+    """
+    if loss.name == Softmax.name:
+        for g0 in range(0, P, K):
+            _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if folded else ALL, sb)
+    else:
+        for m in range(P):
+            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if folded else ALL)
+
+
+@overload(block_losses, inline="always")
+def _ov_block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
+    if getattr(loss, "formula_name", None) == Softmax.name:
+
+        def softmax_impl(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
+            for g0 in range(0, P, K):
+                _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if folded else ALL, sb)
+
+        return softmax_impl
+
+    def scalar_impl(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
+        for m in range(P):
+            _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if folded else ALL)
+
+    return scalar_impl
+
+
 @jit_helper
 def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, Xt, Zt, yb, excl, fb, eb, K):
     """Sums over rows[lo:hi] (whole blocks) for the first P rows of W (., D) and b.
 
-    A model is K consecutive rows of W (K = 1: a linear predictor; K >= 3 classes: the
-    multinomial model, see ``_softmax_in_place``, whose losses are always summed).
+    A model is K consecutive rows of W (K = 1: a linear predictor; K >= 3 classes and
+    ``loss`` ``SOFTMAX``: the multinomial model, whose losses are always summed).
 
     Model m sums over the rows outside its fold fb[m] (see ``count_rows``): every row
     when fb[m] is ALL, or when ``excl`` is empty.  eb (BLOCK,) is scratch.
@@ -262,12 +312,7 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
                     Xt[d, j] = X[i, d]
             Xk = Xt
         _forward(Xk, Zt, W, b, nb, P)
-        if K == 1:
-            for m in range(P):  # E = dL/dz in place, losses summed
-                _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if excl.size > 0 else ALL)
-        else:
-            for g0 in range(0, P, K):
-                _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if excl.size > 0 else ALL, sb)
+        block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, excl.size > 0, sb)
         if grad:
             _backward(Xk, Zt, G, nb, P)
 

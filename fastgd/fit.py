@@ -654,7 +654,7 @@ def fit(
         v.history_fits(n_rec * P * dtype.itemsize, max_history_bytes, f"{n_rec} records x {P} models")
     engine = functools.partial(_dask.DaskRun, y_small=y_small) if on_dask else _engine.Run
     run = engine(
-        loss,
+        loss if K == 1 else _engine.src.SOFTMAX,
         None if act.name == "identity" else act,
         opt,
         X,
