@@ -15,7 +15,7 @@ import fastgd
 from fastgd import _dask
 from fastgd._baselines import dask_fit_batched, dask_glm_fit, have_dask_glm
 
-pytestmark = pytest.mark.skipif(not have_dask_glm(), reason="needs the bench extra (dask-glm, distributed)")
+pytest.importorskip("distributed", reason="needs the dask extra (dask, distributed)")
 
 N, D, K, STEPS, CHUNK = 200_000, 32, 16, 20, 50_000
 CASE = f"dask fit {N}x{D}, {K} lr x{STEPS} (LocalCluster 2x1, chunks {CHUNK})"
@@ -39,7 +39,8 @@ def problem():
         yield X, y, lr, dX, dy
 
 
-IMPLS = ["fastgd-dask", "fastgd-memory", "dask-batched", "dask-glm"]
+NO_GLM = pytest.mark.skipif(not have_dask_glm(), reason="dask-glm is in the bench extra only")
+IMPLS = ["fastgd-dask", "fastgd-memory", "dask-batched", pytest.param("dask-glm", marks=NO_GLM)]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

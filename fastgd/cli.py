@@ -458,9 +458,15 @@ def cmd_fit(args):
             cols["accuracy"] = acc
         if held is not None:
             cols[held_name.replace(" ", "_")] = held
-        cols["intercept"] = res.intercept
-        for j, name in enumerate(data.feature_names):
-            cols[f"coef_{name}"] = res.coef[:, j]
+        if res.multiclass:  # a multinomial model: an intercept and coefficients per class
+            for k, label in enumerate(res.classes):
+                cols[f"intercept_{label}"] = res.intercept[:, k]
+                for j, name in enumerate(data.feature_names):
+                    cols[f"coef_{label}_{name}"] = res.coef[:, k, j]
+        else:
+            cols["intercept"] = res.intercept
+            for j, name in enumerate(data.feature_names):
+                cols[f"coef_{name}"] = res.coef[:, j]
         write_table(out, cols)
         print(f"wrote {out}")
     if plot is not None:
@@ -642,6 +648,17 @@ def bench_cases(size):
             },
         )
     )
+    ym = np.argmax(X[:, :10] + rng.normal(size=(n_fit, 10)), axis=1)  # 10 classes
+    onehot, one_fold = np.eye(10)[ym], np.ones((1, n_fit))
+    cases.append(
+        (
+            f"softmax fit n={n_fit} D=32 10 classes K=16 20 steps",
+            {
+                "numpy": lambda: base.np_multinomial_cv_fit(X, onehot, lr_fit, np.zeros(16), one_fold, 20),
+                "fastgd": lambda: fit(X, ym, lr_fit, steps=20, record_every=0),
+            },
+        )
+    )
     side_adam = max(2, side // 4)  # Adam's step costs about ten gd steps
     w0a, lra = np.linspace(-5, 5, side_adam), np.geomspace(1e-4, 0.45, side_adam)
     cases.append(
@@ -673,6 +690,8 @@ def bench_cases(size):
         peers.append((base.jax_fit(20), (Xj, yfj, lrfj)))
         peers.append((base.jax_fit(20, with_cost=True), (Xj, yfj, lrfj)))
         peers.append((base.jax_sgd(500, 64), (Xj, yfj, lrfj)))
+        columns = base.cv_columns(lr_fit, np.zeros(16), one_fold)
+        peers.append((base.jax_multinomial_cv_fit(20), tuple(jnp.asarray(a) for a in (X, onehot, *columns))))
         if base.have_optax():  # the Adam rows' peers: JAX + optax
             peers.append((base.jax_optax_fit(20, "adam"), (Xj, yfj, lrfj)))
             peers.append((base.jax_optax_sweep(100, 1.0, 0.2, "adam"), (jnp.asarray(w0a), jnp.asarray(lra))))

@@ -93,6 +93,22 @@ def test_fit_cv_ranks_by_the_held_out_score(capsys, tmp_path):
     np.testing.assert_allclose(table["cv_accuracy"], want.mean_cv_score)
 
 
+def test_fit_three_classes_is_the_multinomial_model(capsys, tmp_path):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame
+    iris["species"] = np.array(["setosa", "versicolor", "virginica"])[iris.pop("target")]
+    src, out_file = tmp_path / "iris.csv", tmp_path / "fits.csv"
+    iris.to_csv(src, index=False)
+    code, out, err = run(capsys, "fit", str(src), "--target", "species", "--lr", "0.1,1", "--steps", "100",
+                         "--cv", "3", "--quiet", "--out", str(out_file))  # fmt: skip
+    assert code == 0 and err == ""
+    assert "classes: 3, a multinomial (softmax) model: 'setosa', 'versicolor', 'virginica'" in out
+    table = pd.read_csv(out_file)
+    assert "intercept_virginica" in table.columns and "coef_setosa_petal length (cm)" in table.columns
+    assert table["accuracy"].max() > 0.9 and table["cv_accuracy"].max() > 0.9
+
+
 def test_fit_validation_and_scoring(capsys):
     code, out, _ = run(capsys, "fit", "--lr", "0.1,1", "--steps", "30", "--validation", "0.3",
                        "--scoring", "neg_log_loss", "--quiet")  # fmt: skip
@@ -251,8 +267,8 @@ def test_bench_prints_ratios(capsys):
     assert code == 0, err
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("case"))
-    rows = lines[head + 1 : head + 11]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD, 2 Adam
-    assert all(row.endswith("x") for row in rows) and lines[head + 11] == ""
+    rows = lines[head + 1 : head + 12]  # 3 elementwise, 2 sweeps, a fit without and with costs, SGD, softmax, 2 Adam
+    assert all(row.endswith("x") for row in rows) and lines[head + 12] == ""
     for row in rows:
         ratios = [float(tok[:-1]) for tok in row.split() if tok.endswith("x") and tok[:-1].replace(".", "").isdigit()]
         assert ratios and all(r > 0 for r in ratios)

@@ -89,7 +89,7 @@ def test_multiclass_classifier_equals_multinomial_logistic_regression():
     names = np.array(["barolo", "grignolino", "barbera"])[y]
     model = GDClassifier(lr=1.0, l2=0.05, method="newton", steps=50, tol=1e-12).fit(X, names)
     sk = LogisticRegression(C=1 / (0.05 * n), solver="newton-cholesky", tol=1e-13, max_iter=100).fit(X, names)
-    assert model.classes_.tolist() == sorted(names.tolist()) and model.coef_.shape == (3, 13)
+    assert model.classes_.tolist() == sorted(set(names)) and model.coef_.shape == (3, 13)
     np.testing.assert_allclose(model.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(model.intercept_ - model.intercept_.mean(), sk.intercept_ - sk.intercept_.mean(),
                                atol=1e-7)  # fmt: skip
