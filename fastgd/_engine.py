@@ -60,6 +60,25 @@ def _cost(csum, nr, W, m, l2m):
 
 
 @jit_helper
+def _add_lower(H, Hc, A):
+    """H += Hc on the lower triangle of A x A (a chunk's curvature sums, added in chunk order)."""
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] += Hc[p, q]
+
+
+@jit_helper
+def _mean_plus_ridge(H, A, nm, l2m, D):
+    """H (lower triangle, A x A) <- H / nm + l2 on the weights' diagonal (entry p is a weight where p % (D + 1) < D)."""
+    inv = const(H[0, 0], 1.0) / const(H[0, 0], max(nm, 1))
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] *= inv
+        if p % (D + 1) < D:
+            H[p, p] += l2m
+
+
+@jit_helper
 def _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_intercept, dvec, H, Hc, xt):
     """Newton's direction for the multinomial model m (K rows of W): dvec <- H^-1 dvec; False where not PD.
 
@@ -74,21 +93,12 @@ def _softmax_newton_direction(X, y, rows, nr, nm, excl, bit, W, m, K, l2m, fit_i
     A = D + 1
     KA = K * A
     C = src.n_chunks(nr)
-    for p in range(KA):
-        for q in range(p + 1):
-            H[p, q] = 0
+    src.zero_lower(H, KA)
     for c in range(C):
         lo, hi = src.chunk_bounds(nr, c, C)
         src.chunk_hessian_softmax(X, y, rows, lo, hi, W, m * K, K, Hc, xt, excl, bit)
-        for p in range(KA):
-            for q in range(p + 1):
-                H[p, q] += Hc[p, q]
-    inv = const(H[0, 0], 1.0) / const(H[0, 0], max(nm, 1))
-    for p in range(KA):
-        for q in range(p + 1):
-            H[p, q] *= inv
-        if p % A < D:
-            H[p, p] += l2m
+        _add_lower(H, Hc, KA)
+    _mean_plus_ridge(H, KA, nm, l2m, D)
     u = const(H[0, 0], 1.0) / const(H[0, 0], K)
     for a in range(A):
         if a == D and not fit_intercept:
@@ -113,21 +123,12 @@ def _newton_direction(loss, act, X, y, rows, nr, nm, excl, bit, W, m, l2m, fit_i
     D = X.shape[1]
     A = D + 1 if fit_intercept else D
     C = src.n_chunks(nr)
-    for p in range(A):
-        for q in range(p + 1):
-            H[p, q] = 0
+    src.zero_lower(H, A)
     for c in range(C):
         lo, hi = src.chunk_bounds(nr, c, C)
         src.chunk_hessian(loss, act, X, y, rows, lo, hi, W[m], W[m, D], Hc, A, xt, excl, bit)
-        for p in range(A):
-            for q in range(p + 1):
-                H[p, q] += Hc[p, q]
-    inv = const(H[0, 0], 1.0) / const(H[0, 0], max(nm, 1))
-    for p in range(A):
-        for q in range(p + 1):
-            H[p, q] *= inv
-        if p < D:
-            H[p, p] += l2m
+        _add_lower(H, Hc, A)
+    _mean_plus_ridge(H, A, nm, l2m, D)
     return newton_solve(H, dvec, A)
 
 

@@ -328,18 +328,30 @@ def add_sums(P, D, G, gb, cost, Gt, gbt, costt):
 
 
 @jit_helper
+def zero_lower(H, A):
+    """H[:A, :A]'s lower triangle <- 0."""
+    for p in range(A):
+        for q in range(p + 1):
+            H[p, q] = 0
+
+
+@jit_helper
+def held_out(excl, i, bit):
+    """True where fold ``bit``'s models skip row i (``count_rows``)."""
+    return bit < ALL and excl.size > 0 and (excl[i] >> bit) & 1 == 1
+
+
+@jit_helper
 def chunk_hessian(loss, act, X, y, rows, lo, hi, w, b, H, A, xt, excl, bit):
     """H (A x A, lower triangle) <- sum over rows[lo:hi] outside fold ``bit`` of L''(z) x~ x~^T for one model (w, b).
 
     x~ is the row with a 1 appended when A = D + 1 (the intercept).  xt is scratch (A,).
     """
     D = X.shape[1]
-    for p in range(A):
-        for q in range(p + 1):
-            H[p, q] = 0
+    zero_lower(H, A)
     for j in range(lo, hi):
         i = rows[j]
-        if bit < ALL and excl.size > 0 and (excl[i] >> bit) & 1:
+        if held_out(excl, i, bit):
             continue
         z = b
         for d in range(D):
@@ -364,13 +376,10 @@ def chunk_hessian_softmax(X, y, rows, lo, hi, W, r0, K, H, xt, excl, bit):
     """
     D = X.shape[1]
     A = D + 1
-    KA = K * A
-    for p in range(KA):
-        for q in range(p + 1):
-            H[p, q] = 0
+    zero_lower(H, K * A)
     for j in range(lo, hi):
         i = rows[j]
-        if bit < ALL and excl.size > 0 and (excl[i] >> bit) & 1:
+        if held_out(excl, i, bit):
             continue
         for d in range(D):
             xt[d] = X[i, d]
