@@ -26,12 +26,17 @@ CASE = f"cv search 569x30, 16 lr x 4 l2 x ({FOLDS} folds + refit) x{STEPS}"
 def _problem():
     data = fastgd.datasets.breast_cancer()
     X, y = StandardScaler().fit_transform(data.X), (data.y == np.unique(data.y)[1]).astype(float)
+    return X, y, *_folds(X, y)
+
+
+def _folds(X, y):
+    """The stratified folds, and their training masks (FOLDS + 1, n) with the refit's row of ones last."""
     pairs = ms.kfold(X.shape[0], FOLDS, seed=0, labels=y)
     masks = np.zeros((FOLDS + 1, X.shape[0]))
     for f, (train, _) in enumerate(pairs):
         masks[f, train] = 1
     masks[FOLDS] = 1  # the refit
-    return X, y, pairs, masks
+    return pairs, masks
 
 
 def _held_out_accuracy(W, b, X, y, pairs):
@@ -101,12 +106,7 @@ def _digits():
     X, y = load_digits(return_X_y=True)
     sd = X.std(0)
     X = (X - X.mean(0)) / np.where(sd > 0, sd, 1.0)  # standardised (constant pixels left at 0)
-    pairs = ms.kfold(X.shape[0], FOLDS, seed=0, labels=y)
-    masks = np.zeros((FOLDS + 1, X.shape[0]))
-    for f, (train, _) in enumerate(pairs):
-        masks[f, train] = 1
-    masks[FOLDS] = 1
-    return X, y, pairs, masks
+    return X, y, *_folds(X, y)
 
 
 def _multinomial_accuracy(W, b, X, y, pairs, K):
