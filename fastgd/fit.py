@@ -473,9 +473,12 @@ def fit(
         splitter object is refused); ``method="newton"`` is not available on Dask yet.
         See the Dask page of the documentation.
     y : array_like or Series, shape (n,)
-        Targets; for ``logistic``, ``log_loss`` and ``cross_entropy`` two distinct labels,
-        mapped to 0 and 1 in sorted order (``result.classes``).  With a Dask X, a Dask
-        array or Series, or a NumPy array (split to X's chunks).
+        Targets; for ``logistic``, ``log_loss`` and ``cross_entropy`` class labels (sorted
+        in ``result.classes``): two are mapped to 0 and 1; three or more (``logistic`` and
+        ``cross_entropy``, no activation) fit the multinomial model, ``softmax(X @ W^T + b)``
+        with loss ``-log softmax(z)_y``, every class of every model in the same pass
+        (``coef`` (P, C, D); Newton up to ``NEWTON_MAX`` coefficients a model; not on Dask
+        yet).  With a Dask X, a Dask array or Series, or a NumPy array (split to X's chunks).
     lr : float or array_like (K,)
         Learning rates (>= 0).
     loss : str or Loss
