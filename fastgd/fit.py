@@ -262,9 +262,8 @@ class FitResult:
 
 
 def softmax(z):
-    """Rows of logits (n, C) to probabilities: exp(z - max) / sum, so no logit overflows."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Rows of logits (n, C) to probabilities: exp of ``model_selection.log_softmax`` (no logit overflows)."""
+    return np.exp(ms.log_softmax(z, axis=1))
 
 
 def _probability(loss, out):

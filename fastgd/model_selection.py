@@ -197,14 +197,19 @@ def _row_scores(scoring, loss, out, p1, y):
     return -np.abs(out - yc)  # neg_mean_absolute_error
 
 
+def log_softmax(Z, axis=-1):
+    """Log-softmax of logits along ``axis``, shifted by their maximum: no overflow, no log of 0."""
+    mx = Z.max(axis=axis, keepdims=True)
+    return Z - mx - np.log(np.exp(Z - mx).sum(axis=axis, keepdims=True))
+
+
 def _multinomial_row_scores(scoring, Z, y):
     """Per-row terms of a multinomial model's score: Z (n, P, C) logits, y (n,) class codes."""
     code = y.astype(np.int64)
     if scoring == "accuracy":
         return (np.argmax(Z, axis=2) == code[:, None]).astype(np.float64)
-    mx = Z.max(axis=2, keepdims=True)
-    lse = mx[..., 0] + np.log(np.exp(Z - mx).sum(axis=2))  # log sum exp, shifted: no overflow
-    log_p = np.take_along_axis(Z, np.broadcast_to(code[:, None, None], (Z.shape[0], Z.shape[1], 1)), 2)[..., 0] - lse
+    picked = np.broadcast_to(code[:, None, None], (Z.shape[0], Z.shape[1], 1))
+    log_p = np.take_along_axis(log_softmax(Z, axis=2), picked, 2)[..., 0]
     if scoring == "loss":
         return log_p
     eps = np.finfo(np.float64).eps  # neg_log_loss: scikit-learn's clip of the probability
