@@ -28,6 +28,8 @@ def cov(session):
         "-m",
         "pytest",
         "tests",
+        "-n",
+        "0",  # one process: coverage measures this one only
         "-m",
         "not jit_numerics",
         "-W",

@@ -19,6 +19,11 @@ def baselines():
     return NUMPY_BASELINES
 
 
+def pytest_xdist_auto_num_workers(config):
+    """Timed benchmarks run serially (``-n auto`` gives no workers): parallel workers would time each other."""
+    return 0 if config.getoption("benchmark_enable") else None
+
+
 def impls():
     """Implementations to compare; JAX only where it is installed."""
     return ["numpy", "fastgd"] + (["jax"] if HAVE_JAX else [])

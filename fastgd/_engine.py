@@ -213,7 +213,7 @@ def _update_live(
     K = W.shape[0] // status.size  # rows of W a model
     A = D + 1
     KA = K * A
-    mult = 1.0 if lr_sched is None else ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
+    mult = ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
     for i in range(L):
         m = live[i]
         nm = cnt[folds[m]]
@@ -239,7 +239,7 @@ def _update_live(
             for d in range(D):
                 g[k * A + d] = Gt[ii, d] * inv + l2[m] * W[r, d]
             g[k * A + D] = gbt[ii] * inv if fit_intercept else gbt[ii] * 0
-        if tol is not None and mon.gradient_small(g, KA, tol):
+        if mon.gradient_small(g, KA, tol):  # never, for a negative tol (none given)
             mon.stop(status, stopped_at, m, s, mon.CONVERGED)
             continue
         for a in range(KA):
@@ -248,7 +248,7 @@ def _update_live(
             opt, loss, act, X, y, rows, nr, nm, excl, folds[m], W, m, K, l2[m], fit_intercept, g, dvec, H, Hc, xt
         )
         ok = True
-        rate = lr[m] if lr_sched is None else lr[m] * const(lr[m], mult)
+        rate = lr[m] * const(lr[m], mult)  # x 1.0 without a schedule: the same bits
         c0, c1 = fx.prepare(opt, hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], n_steps[m])  # once a model and step
         for k in range(K):
             r = m * K + k
@@ -408,15 +408,14 @@ def _run_set(
             src.count_rows(excl, rows, nr, F, cnt)
         _gather(W, folds, live, L, K, Wl, bl, fl)
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
-        _serial_sums(
-            loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L * K, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb, K
-        )
-        if not exact and not mon.losses_provably_finite(ct, L * K, z2_max):
-            exact = True
+        for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             _serial_sums(
                 loss, act, exact, X, XT, y, rows, nr, excl, Wl, bl, fl, L * K, Gt, gbt, ct, Gc, gbc, cc, Xt, Zt, yb, eb,
                 K,
             )  # fmt: skip
+            if exact or mon.losses_provably_finite(ct, L * K, z2_max):
+                break
+            exact = True
         _update_live(
             loss,
             act,
@@ -856,7 +855,7 @@ class Run:
         self.hp = np.zeros((P, N_HYPER), dt)
         self.hp[:, : hp.shape[1]] = hp
         self.fit_intercept, self.steps, self.record_every = fit_intercept, steps, record_every
-        self.tol = None if tol is None else c(tol)  # None compiles the check out
+        self.tol = None if tol is None else c(tol)
         self.bound = c(bound)
         self.batch = 0 if batch_size is None else batch_size
         self.seed = 0 if seed is None else seed
@@ -864,7 +863,10 @@ class Run:
         self.z2_max = c(z_max * z_max)
         self.y_small = K == 1 and bool(np.all(np.abs(y) <= z_max))  # softmax losses are always summed
         self.W = np.zeros((P * K, D + 1), dt)
-        self.lr_sched = None if schedule is None else schedule.spec  # None compiles the multiplier out
+        self.lr_sched = None if schedule is None else schedule.spec
+        # what the kernels get: always an array and a float, so that a fit with and one without a
+        # schedule or tol run the same compiled code (one specialization, not four)
+        self._kernel_stops = (ks.NONE if schedule is None else schedule.spec, c(-1) if tol is None else c(tol))
         self.S = np.zeros((P * K, 2, D + 1), dt)
         hp_rows = np.repeat(self.hp, K, axis=0)
         s0, s1 = OPTIMIZERS[opt.name][1](*(hp_rows[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
@@ -898,7 +900,8 @@ class Run:
         return "rows"
 
     def _args(self):
-        return (self.W, self.S, self.hp, self.lr, self.lr_sched, self.l2, self.fit_intercept, self.tol, self.bound)
+        sched, tol = self._kernel_stops
+        return (self.W, self.S, self.hp, self.lr, sched, self.l2, self.fit_intercept, tol, self.bound)
 
     def _monitor(self):
         return (self.status, self.n_steps, self.stopped_at, self.history, self.last_cost)

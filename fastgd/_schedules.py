@@ -3,7 +3,8 @@
 A schedule travels to kernels as a float64 array ``sp``: ``sp[0]`` is its kind
 (the codes below), the rest its arguments (``fastgd.schedules`` packs them).
 Model k's rate at step t (t updates taken before) is ``lr[k] * multiplier(sp, t)``;
-``None`` for no schedule compiles the multiplication out.  Each formula is optax's
+no schedule is ``NONE`` (multiplier 1) in the fit engine, and ``None`` in ``descend``'s
+kernels, where it compiles the multiplication out.  Each formula is optax's
 (``optax.schedules``) with init (or peak) value 1, computed in float64.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 from ._jit import jit_helper, jit_kernel
 
 CONSTANT, EXPONENTIAL, COSINE, WARMUP_COSINE, LINEAR, STEP, INVERSE_TIME = range(7)
+NONE = np.array([CONSTANT], np.float64)  # no schedule: the multiplier 1 (kernels always get an array)
 
 
 @jit_helper
