@@ -121,6 +121,14 @@ def ulp_error(got, ref):
 
 
 # ------------------------------------------------------------- descent
+def chain(loss_name, act_name, w, x, t, loss_param=0.0, act_param=0.0):
+    """(L, dL/dw, d2L/dw2) of L(act(w x), t) by the chain rule, from the float64 references above."""
+    with np.errstate(all="ignore"):
+        a, ap, app = (np.asarray(q, dtype=float) for q in activation(act_name, w * x, act_param))
+        v, lp, lpp = (np.asarray(q, dtype=float) for q in loss(loss_name, a, t, loss_param, float))
+        return v, lp * ap * x, (lpp * ap * ap + lp * app) * x * x
+
+
 def descend(
     loss_name,
     act_name,
@@ -158,16 +166,10 @@ def descend(
     status = np.zeros(W.shape, dtype=np.int8)  # 0 running, 1 converged, 2 diverged
 
     def parts(w):
-        with np.errstate(all="ignore"):
-            u = w * x
-            a, ap, app = (np.asarray(q, dtype=float) for q in activation(act_name, u, act_param))
-            _, lp, lpp = (np.asarray(q, dtype=float) for q in loss(loss_name, a, target, loss_param, float))
-            return lp * ap * x, (lpp * ap * ap + lp * app) * x * x
+        return chain(loss_name, act_name, w, x, target, loss_param, act_param)[1:]
 
     def value(w):
-        with np.errstate(all="ignore"):
-            a = np.asarray(activation(act_name, w * x, act_param)[0], dtype=float)
-            return np.asarray(loss(loss_name, a, target, loss_param, float)[0], dtype=float)
+        return chain(loss_name, act_name, w, x, target, loss_param, act_param)[0]
 
     hist_w, hist_l = [W.copy()], [value(W)]
     for s in range(steps):
