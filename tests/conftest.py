@@ -16,6 +16,7 @@ def pytest_xdist_auto_num_workers(config):
         return None
     return max(1, min(cores, memory // WORKER_BYTES))
 
+
 # no time limit per example: unit tests assert no timings (speed is bench/'s), and an
 # example may pay a kernel's compilation or a loaded machine's delay
 settings.register_profile("fastgd", deadline=None)
