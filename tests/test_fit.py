@@ -65,7 +65,7 @@ def test_matches_numpy_reference(loss, act, method):
 @pytest.mark.parametrize("D", [1, 3, 4, 8, 13, 19])
 @pytest.mark.parametrize("K", [1, 2, 3, 5, 6])
 def test_every_tile_and_remainder_of_the_products(D, K):
-    # the kernel's forward takes 2 models x 8 features a pass and its backward 4 x 4,
+    # the kernel's forward takes 2 models x 8 features a pass (then 4, then 1) and its backward 2 x 4,
     # each with remainder loops: these shapes reach every combination
     X, y = _data(n=300, D=D, seed=D)
     lr = np.linspace(0.05, 0.5, K)
