@@ -1,5 +1,7 @@
 """nox sessions: tests, cov, lint, bench, docs (see README)."""
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -52,6 +54,7 @@ def lint(session):
 def bench(session):
     """Timed benchmarks against NumPy (and JAX), then the Markdown table."""
     session.install(".[bench]")
+    Path("bench/results").mkdir(exist_ok=True)  # pytest-benchmark does not create the JSON's folder
     session.run(
         "python",
         "-m",
