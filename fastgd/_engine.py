@@ -864,9 +864,6 @@ class Run:
         self.y_small = K == 1 and bool(np.all(np.abs(y) <= z_max))  # softmax losses are always summed
         self.W = np.zeros((P * K, D + 1), dt)
         self.lr_sched = None if schedule is None else schedule.spec
-        # what the kernels get: always an array and a float, so that a fit with and one without a
-        # schedule or tol run the same compiled code (one specialization, not four)
-        self._kernel_stops = (ks.NONE if schedule is None else schedule.spec, c(-1) if tol is None else c(tol))
         self.S = np.zeros((P * K, 2, D + 1), dt)
         hp_rows = np.repeat(self.hp, K, axis=0)
         s0, s1 = OPTIMIZERS[opt.name][1](*(hp_rows[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
@@ -900,7 +897,10 @@ class Run:
         return "rows"
 
     def _args(self):
-        sched, tol = self._kernel_stops
+        # always an array and a float, so that fits with and without a schedule or tol run the
+        # same compiled code (one specialization, not four); a negative tol never stops a model
+        sched = ks.NONE if self.lr_sched is None else self.lr_sched
+        tol = self.X.dtype.type(-1) if self.tol is None else self.tol
         return (self.W, self.S, self.hp, self.lr, sched, self.l2, self.fit_intercept, tol, self.bound)
 
     def _monitor(self):

@@ -490,7 +490,7 @@ def _forward(Xt, Zt, Wt, b, nb, P):
                 za[j] += ((a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)) + ((a4 * u4 + a5 * u5) + (a6 * u6 + a7 * u7))
                 zb[j] += ((c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)) + ((c4 * u4 + c5 * u5) + (c6 * u6 + c7 * u7))
         d += 8
-    while d + 4 <= D:  # four features left at most once
+    if d + 4 <= D:  # four features left
         x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
         for m in range(0, P, 2):
             m1 = min(m + 1, P - 1)
