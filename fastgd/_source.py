@@ -32,10 +32,18 @@ from . import _extending as fx
 from ._jit import jit_helper, jit_kernel
 from ._libm import exp, log
 
-BLOCK = 128  # rows of a block: its X^T (D x B) and Z^T (P x B) stay in L1/L2
+BLOCK = 256  # rows of a block: its X^T (D x B) and Z^T (P x B) stay in L1/L2
 CHUNK_ROWS = 4096  # rows per chunk at least; a step of fewer rows is one chunk
 MAX_CHUNKS = 16
+GROUP_ROWS = 16  # rows of W a block's three passes take at a time: their Z^T (16 x BLOCK) stays in L1
 ALL = 63  # the fold of a model fitted on every row; folds are 0 .. ALL - 1 (bits of a row's exclusion mask)
+
+
+@jit_helper
+def group_rows(K):
+    """Rows of W in a model group: whole models of K rows, an even count (pairs never straddle groups), >= GROUP_ROWS."""
+    g = K * ((GROUP_ROWS + K - 1) // K)
+    return g if g % 2 == 0 else g + K
 
 
 @jit_helper
@@ -238,33 +246,33 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
     cost[r0] += cs
 
 
-def block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
-    """E = dL/dz in place of the block's first P rows of Zt, the losses summed (``folded``: fb holds folds).
+def block_losses(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, folded, sb):
+    """E = dL/dz in place of rows g0 .. g1 - 1 of the block's Zt, the losses summed (``folded``: fb holds folds).
 
     The scalar losses row by row (``_losses_in_place``), the softmax a model of K rows at
     a time (``_softmax_in_place``).  Compiled, the choice is made at compile time (below);
     this body runs with the JIT off.
     """
     if loss.name == Softmax.name:
-        for g0 in range(0, P, K):
-            _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if folded else ALL, sb)
+        for r0 in range(g0, g1, K):
+            _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, fb[r0] if folded else ALL, sb)
     else:
-        for m in range(P):
+        for m in range(g0, g1):
             _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if folded else ALL)
 
 
 @overload(block_losses, inline="always")
-def _ov_block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
+def _ov_block_losses(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, folded, sb):
     if getattr(loss, "formula_name", None) == Softmax.name:
 
-        def softmax_impl(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
-            for g0 in range(0, P, K):
-                _softmax_in_place(Zt, g0, K, yb, nb, cost, gb, eb, fb[g0] if folded else ALL, sb)
+        def softmax_impl(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, folded, sb):
+            for r0 in range(g0, g1, K):
+                _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, fb[r0] if folded else ALL, sb)
 
         return softmax_impl
 
-    def scalar_impl(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, folded, sb):
-        for m in range(P):
+    def scalar_impl(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, folded, sb):
+        for m in range(g0, g1):
             _losses_in_place(loss, act, exact, Zt[m], yb, nb, cost, gb, m, eb, fb[m] if folded else ALL)
 
     return scalar_impl
@@ -286,10 +294,14 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
     Xt (D, BLOCK), Zt (> P, BLOCK) and yb (BLOCK) are scratch.  Each block of rows is gathered transposed (or, where
     ``rows`` is every row in order and XT holds X's blocks, read from XT), so every
     inner loop runs along the block's rows: Z^T = W @ X_b^T (_forward), then
-    G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).
+    G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).  The models go
+    through a block a group of ``group_rows(K)`` rows of W at a time (forward, losses,
+    backward), so a group's Z^T stays in L1 however many models there are (the digits
+    search has 1920 rows of W a thread: 2 MB of Z^T a block).
     """
     D = X.shape[1]
     grad = G.shape[1] > 0
+    MG = group_rows(K)
     sb = np.empty((3 if K > 1 else 0, BLOCK), X.dtype)
     for m in range(P):
         for d in range(G.shape[1]):
@@ -311,10 +323,12 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
                 for d in range(D):
                     Xt[d, j] = X[i, d]
             Xk = Xt
-        _forward(Xk, Zt, W, b, nb, P)
-        block_losses(loss, act, exact, Zt, P, K, yb, nb, cost, gb, eb, fb, excl.size > 0, sb)
-        if grad:
-            _backward(Xk, Zt, G, nb, P)
+        for g0 in range(0, P, MG):  # a group's three passes while its Z^T is in L1; X_b^T serves every group
+            g1 = min(P, g0 + MG)
+            _forward(Xk, Zt, W, b, nb, g0, g1, P)
+            block_losses(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, excl.size > 0, sb)
+            if grad:
+                _backward(Xk, Zt, G, nb, g0, g1, P)
 
 
 @jit_helper
@@ -455,8 +469,8 @@ def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc
 
 # ---------------------------------------------------------------- the two products
 @jit_helper
-def _forward(Xt, Zt, Wt, b, nb, P):
-    """Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d] for the block's nb rows and the first P models.
+def _forward(Xt, Zt, Wt, b, nb, g0, g1, P):
+    """Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d] for the block's nb rows and models g0 .. g1 - 1 of P.
 
     Two models by eight features a pass (then by four, then one): sixteen weights, two
     sums and eight rows of X^T in registers, each sum loaded and stored once for eight
@@ -464,11 +478,11 @@ def _forward(Xt, Zt, Wt, b, nb, P):
     two by four, n=128 D=32 P=64, one thread).  An odd last model is paired with a
     stand-in writing to the spare row Zt[P] (results dropped), so every model runs
     through the same loops: its bits do not depend on its position.  Rows of Zt may not
-    alias: hence the spare row, not the model itself.  Features outside the models so
-    the rows of X^T stay in L1.
+    alias: hence the spare row, not the model itself.  g1 - g0 is even unless g1 = P.
+    Features outside the models so the rows of X^T stay in L1.
     """
     D = Xt.shape[0]
-    for m in range(P + 1):  # the spare row too: its values are never used, but defined
+    for m in range(g0, g1 + 1 if g1 == P else g1):  # the spare row too: never used, but defined
         zm = Zt[m]
         bm = b[min(m, P - 1)]
         for j in range(nb):
@@ -477,7 +491,7 @@ def _forward(Xt, Zt, Wt, b, nb, P):
     while d + 8 <= D:
         x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
         x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
-        for m in range(0, P, 2):
+        for m in range(g0, g1, 2):
             m1 = min(m + 1, P - 1)  # the stand-in's weights
             za, zb = Zt[m], Zt[m + 1]  # Zt[P] when m + 1 == P
             a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
@@ -492,7 +506,7 @@ def _forward(Xt, Zt, Wt, b, nb, P):
         d += 8
     if d + 4 <= D:  # four features left
         x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
-        for m in range(0, P, 2):
+        for m in range(g0, g1, 2):
             m1 = min(m + 1, P - 1)
             za, zb = Zt[m], Zt[m + 1]
             a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
@@ -504,7 +518,7 @@ def _forward(Xt, Zt, Wt, b, nb, P):
         d += 4
     while d < D:  # the last features, one a pass (the same for every model)
         x0 = Xt[d]
-        for m in range(P):
+        for m in range(g0, g1):
             za = Zt[m]
             a0 = Wt[m, d]
             for j in range(nb):
@@ -513,8 +527,8 @@ def _forward(Xt, Zt, Wt, b, nb, P):
 
 
 @jit_helper
-def _backward(Xt, Zt, G, nb, P):
-    """G[m, d] += E^T[m] . X^T[d] over the block's nb rows for the first P models, as register reductions.
+def _backward(Xt, Zt, G, nb, g0, g1, P):
+    """G[m, d] += E^T[m] . X^T[d] over the block's nb rows for models g0 .. g1 - 1 of P, as register reductions.
 
     Two models by four features a pass: eight accumulators, two rows of E and one of
     X^T in registers (AVX2 has sixteen ymm registers; the former four-by-four tile
@@ -524,7 +538,7 @@ def _backward(Xt, Zt, G, nb, P):
     eight, which would give a model other bits in another position.
     """
     D = Xt.shape[0]
-    for m in range(0, P, 2):
+    for m in range(g0, g1, 2):
         m1 = min(m + 1, P - 1)
         z0 = Zt[m]
         z1 = Zt[m1]
