@@ -239,7 +239,7 @@ def _update_live(
             for d in range(D):
                 g[k * A + d] = Gt[ii, d] * inv + l2[m] * W[r, d]
             g[k * A + D] = gbt[ii] * inv if fit_intercept else gbt[ii] * 0
-        if mon.gradient_small(g, KA, tol):  # never, for a negative tol (none given)
+        if tol >= 0 and mon.gradient_small(g, KA, tol):  # a negative tol: none given
             mon.stop(status, stopped_at, m, s, mon.CONVERGED)
             continue
         for a in range(KA):
@@ -260,7 +260,7 @@ def _update_live(
                 wn[q] = W[r, a] - rate * d
                 sn0[q] = q0
                 sn1[q] = q1
-                ok = ok and abs(wn[q]) <= bound  # NaN fails
+                ok &= abs(wn[q]) <= bound  # NaN fails; & rather than `and`: no branch in the loop
         if ok:
             for k in range(K):
                 r = m * K + k
