@@ -42,7 +42,11 @@ ALL = 63  # the fold of a model fitted on every row; folds are 0 .. ALL - 1 (bit
 
 @jit_helper
 def group_rows(K):
-    """Rows of W in a model group: whole models of K rows, an even count (pairs never straddle groups), >= GROUP_ROWS."""
+    """Rows of W in a model group: whole models of K rows, an even count (pairs never straddle groups), >= GROUP_ROWS.
+
+    Even, because ``_forward`` and ``_backward`` take models two at a time: only the last
+    group (which ends at P) may have an odd row paired with a stand-in.
+    """
     g = K * ((GROUP_ROWS + K - 1) // K)
     return g if g % 2 == 0 else g + K
 
