@@ -36,7 +36,7 @@ BLOCK = 256  # rows of a block; 256 rather than 128 halves the backward's horizo
 # set-up per row (one thread, n=20000 D=32 P=16: forward 36 -> 39, backward 38 -> 40 GFLOP/s)
 CHUNK_ROWS = 4096  # rows per chunk at least; a step of fewer rows is one chunk
 MAX_CHUNKS = 16
-GROUP_ROWS = 16  # rows of W a block's three passes take at a time: their Z^T (16 x BLOCK) stays in L1
+GROUP_ROWS = 16  # rows of W a block's three passes take at a time: their Z^T is 32 KB, about L1's size
 ALL = 63  # the fold of a model fitted on every row; folds are 0 .. ALL - 1 (bits of a row's exclusion mask)
 
 
@@ -301,8 +301,9 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
     inner loop runs along the block's rows: Z^T = W @ X_b^T (_forward), then
     G[m, d] = E^T[m] . X_b^T[d] as register reductions (_backward).  The models go
     through a block a group of ``group_rows(K)`` rows of W at a time (forward, losses,
-    backward), so a group's Z^T stays in L1 however many models there are (the digits
-    search has 1920 rows of W a thread: 2 MB of Z^T a block).
+    backward), so a group's Z^T stays near the core however many models there are (the
+    digits search has 1920 rows of W a thread: 3.9 MB of Z^T a block, which each of the
+    forward's eight feature passes read and wrote again when all models went at once).
     """
     D = X.shape[1]
     grad = G.shape[1] > 0
@@ -332,7 +333,7 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
                 for j in range(nb):
                     Xt[d, j] = Xr[j, d]
             Xk = Xt
-        for g0 in range(0, P, MG):  # a group's three passes while its Z^T is in L1; X_b^T serves every group
+        for g0 in range(0, P, MG):  # a group's three passes while its Z^T is in cache; X_b^T serves every group
             g1 = min(P, g0 + MG)
             _forward(Xk, Zt, W, b, nb, g0, g1, P)
             block_losses(loss, act, exact, Zt, g0, g1, K, yb, nb, cost, gb, eb, fb, excl.size > 0, sb)
