@@ -219,11 +219,13 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
     for j in range(nb):
         mx[j] = z0[j]
         zy[j] = z0[j]
-    for k in range(1, K):
+    for k in range(1, K):  # selects, not max() and `or`: branch-free loops vectorize (2.5 -> 2.1 ns a logit)
         zk = Zt[r0 + k]
         for j in range(nb):
-            mx[j] = max(mx[j], zk[j])
-            zy[j] = zk[j] if yb[j] == k else zy[j]
+            a = zk[j]
+            m = mx[j]
+            mx[j] = a if a > m else m  # a NaN logit is left out here; it still makes its row's sum NaN below
+            zy[j] = a if yb[j] == k else zy[j]
     for j in range(nb):
         sm[j] = 0
     for k in range(K):
@@ -234,8 +236,9 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
             sm[j] += e
     cs = z0[0] * 0
     zero = z0[0] * 0
+    every = bit >= ALL  # no fold: what eb holds does not count (it may hold anything)
     for j in range(nb):
-        keep = bit >= ALL or ((eb[j] >> bit) & 1) == 0
+        keep = every | (((eb[j] >> bit) & 1) == 0)
         v = log(sm[j]) + (mx[j] - zy[j])
         cs += v if keep else zero
         sm[j] = 1 / sm[j] if keep else zero  # rows held out: every E is 0
