@@ -213,6 +213,16 @@ def _update_live(
     K = W.shape[0] // status.size  # rows of W a model
     A = D + 1
     KA = K * A
+    # (K, A) views: indexed [k, a] by a range's variable, the loops below load and store
+    # contiguous vectors.  Indexed g[k * A + a], the index might be negative for numba (a
+    # wraparound select), so LLVM gathered and scattered: 8.0 -> 4.5 us for 64 models' update
+    g2, d2, wn2, s02, s12 = (
+        g.reshape((K, A)),
+        dvec.reshape((K, A)),
+        wn.reshape((K, A)),
+        sn0.reshape((K, A)),
+        sn1.reshape((K, A)),
+    )
     mult = ks.multiplier(lr_sched, s)  # the schedule: a model's step s is its update s
     for i in range(L):
         m = live[i]
@@ -237,8 +247,8 @@ def _update_live(
         for k in range(K):
             r, ii = m * K + k, i * K + k
             for d in range(D):
-                g[k * A + d] = Gt[ii, d] * inv + l2[m] * W[r, d]
-            g[k * A + D] = gbt[ii] * inv if fit_intercept else gbt[ii] * 0
+                g2[k, d] = Gt[ii, d] * inv + l2[m] * W[r, d]
+            g2[k, D] = gbt[ii] * inv if fit_intercept else gbt[ii] * 0
         if tol >= 0 and mon.gradient_small(g, KA, tol):  # a negative tol: none given
             mon.stop(status, stopped_at, m, s, mon.CONVERGED)
             continue
@@ -253,22 +263,21 @@ def _update_live(
         for k in range(K):
             r = m * K + k
             for a in range(A):
-                q = k * A + a
                 d, q0, q1 = fx.update(
-                    opt, dvec[q], W[r, a], S[r, 0, a], S[r, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], c0, c1
+                    opt, d2[k, a], W[r, a], S[r, 0, a], S[r, 1, a], hp[m, 0], hp[m, 1], hp[m, 2], hp[m, 3], c0, c1
                 )
-                wn[q] = W[r, a] - rate * d
-                sn0[q] = q0
-                sn1[q] = q1
-                ok &= abs(wn[q]) <= bound  # NaN fails; & rather than `and`: no branch in the loop
+                w = W[r, a] - rate * d
+                wn2[k, a] = w
+                s02[k, a] = q0
+                s12[k, a] = q1
+                ok &= abs(w) <= bound  # NaN fails; & rather than `and`: no branch in the loop
         if ok:
             for k in range(K):
                 r = m * K + k
                 for a in range(A):
-                    q = k * A + a
-                    W[r, a] = wn[q]
-                    S[r, 0, a] = sn0[q]
-                    S[r, 1, a] = sn1[q]
+                    W[r, a] = wn2[k, a]
+                    S[r, 0, a] = s02[k, a]
+                    S[r, 1, a] = s12[k, a]
             n_steps[m] += 1
         else:
             mon.stop(status, stopped_at, m, s, mon.DIVERGED)
@@ -806,6 +815,22 @@ def stream_rows(seed, n, batch, s0, s1, out):
         src.batch_rows(seed, n, batch, s, perm, epoch, out[s - s0])
 
 
+def _model_sets(P, threads):
+    """Each thread's models: runs of up to 8 consecutive models, dealt round-robin.
+
+    Dealt out, the high learning rates (the first to diverge and stop) spread over the
+    threads.  Dealt one model at a time, every 64-byte line of W, S and the step counts
+    held two threads' models and moved between cores at each step (mini-batch SGD with
+    64 models on 2 threads: 25 -> 21 us a step with runs of 8).
+    """
+    run = max(1, min(8, P // (2 * threads)))
+    starts = np.arange(0, P, run)
+    return [
+        np.concatenate([np.arange(a, min(a + run, P)) for a in starts[t::threads]] or [np.zeros(0, np.int64)])
+        for t in range(threads)
+    ]
+
+
 class Run:
     """A fit in progress: every model's coefficients, optimizer state and monitor state.
 
@@ -881,7 +906,7 @@ class Run:
         self.step = 0  # the next step to run (steps + 1 when done: step `steps` only computes the cost)
         self.mode = self._pick_mode()
         threads = 1 if self.mode == "rows" else max(1, min(numba.get_num_threads(), P))
-        sets = [np.arange(t, P, threads) for t in range(threads)]  # strided: high learning rates spread out
+        sets = _model_sets(P, threads)
         self.sets = np.concatenate(sets)
         self.set_start = np.cumsum([0] + [s.size for s in sets])
         self.progress = np.zeros(threads, np.int64)  # steps done, one counter per task
