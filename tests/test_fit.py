@@ -334,6 +334,19 @@ def test_both_loops_and_every_thread_count_give_the_same_bits(batch_size):
             np.testing.assert_array_equal(getattr(other, name), getattr(results[0], name), err_msg=name)
 
 
+@pytest.mark.parametrize(("P", "threads"), [(1, 1), (3, 2), (10, 2), (64, 2), (100, 3), (1000, 16)])
+def test_threads_own_every_model_once_in_runs_of_consecutive_models(P, threads):
+    # runs of up to 8 models (few cache lines of W written by two threads), dealt
+    # round-robin so that the high learning rates spread over the threads
+    sets = _engine._model_sets(P, threads)
+    assert len(sets) == threads and all(s.size > 0 for s in sets)
+    np.testing.assert_array_equal(np.sort(np.concatenate(sets)), np.arange(P))
+    run = 8 if P >= 16 * threads else max(1, P // (2 * threads))
+    for t, s in enumerate(sets):
+        assert ((s // run) % threads == t).all()
+    assert max(s.size for s in sets) - min(s.size for s in sets) <= run
+
+
 def test_a_model_gets_the_same_bits_wherever_it_sits_in_the_grid():
     # the products give every model the same instructions, whatever its position: a
     # model fitted alone equals the same model among others (and models can be dropped
