@@ -221,11 +221,13 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
         zy[j] = z0[j]
     for k in range(1, K):  # selects, not max() and `or`: branch-free loops vectorize (2.5 -> 2.1 ns a logit)
         zk = Zt[r0 + k]
-        for j in range(nb):
+        fk = z0[0] * 0 + k  # the class code as a float, and both loads before the stores: this loop
+        for j in range(nb):  # vectorizes (it ran scalar, with branches: 0.59 -> 0.24 ns a logit)
             a = zk[j]
             m = mx[j]
+            z = zy[j]
             mx[j] = a if a > m else m  # a NaN logit is left out here; it still makes its row's sum NaN below
-            zy[j] = a if yb[j] == k else zy[j]
+            zy[j] = a if yb[j] == fk else z
     for j in range(nb):
         sm[j] = 0
     for k in range(K):
@@ -245,8 +247,9 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
         mx[j] = 1 if keep else zero  # the indicator's weight
     for k in range(K):
         zk = Zt[r0 + k]
+        fk = zero + k
         for j in range(nb):
-            zk[j] = zk[j] * sm[j] - (mx[j] if yb[j] == k else zero)
+            zk[j] = zk[j] * sm[j] - (mx[j] if yb[j] == fk else zero)
         gs = zk[0] * 0
         for j in range(nb):
             gs += zk[j]
