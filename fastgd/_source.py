@@ -219,10 +219,12 @@ def _softmax_in_place(Zt, r0, K, yb, nb, cost, gb, eb, bit, sb):
     for j in range(nb):
         mx[j] = z0[j]
         zy[j] = z0[j]
-    for k in range(1, K):  # selects, not max() and `or`: branch-free loops vectorize (2.5 -> 2.1 ns a logit)
+    # selects rather than max(), the class code as a float, both loads before the stores:
+    # so this loop vectorizes (it ran scalar, with branches: 0.59 -> 0.24 ns a logit)
+    for k in range(1, K):
         zk = Zt[r0 + k]
-        fk = const(z0[0], k)  # the class code as a float, and both loads before the stores: this loop
-        for j in range(nb):  # vectorizes (it ran scalar, with branches: 0.59 -> 0.24 ns a logit)
+        fk = const(z0[0], k)
+        for j in range(nb):
             a = zk[j]
             m = mx[j]
             z = zy[j]
