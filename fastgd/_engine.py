@@ -911,8 +911,7 @@ class Run:
         self.last_cost = np.full(P, np.nan, dt)
         self.XT = np.empty((0, D, src.BLOCK), dt)  # X's blocks, transposed: full-batch passes read, never gather
         if not self.batch and X.nbytes <= XT_MAX_BYTES:
-            self.XT = np.empty(((X.shape[0] + src.BLOCK - 1) // src.BLOCK, D, src.BLOCK), dt)
-            src.transpose_blocks(X, self.XT)
+            self.XT = src.transposed_blocks(X)
         self.step = 0  # the next step to run (steps + 1 when done: step `steps` only computes the cost)
         self.mode = self._pick_mode()
         threads = 1 if self.mode == "rows" else max(1, min(numba.get_num_threads(), P))

@@ -64,6 +64,24 @@ def chunk_bounds(rows, c, C):
     return min(rows, (c * nb // C) * BLOCK), min(rows, ((c + 1) * nb // C) * BLOCK)
 
 
+def transposed_blocks(X):
+    """X's blocks of BLOCK rows, each transposed: (blocks, D, BLOCK), zero-padded, on 64-byte boundaries.
+
+    The products load a block's rows as 64-byte vectors, which AVX-512 splits into two
+    32-byte halves.  NumPy starts a large array 16 bytes past a cache line, where one half
+    of every load spans two lines: aligned, a pass takes 1.28 ms against 1.43 (n=20000
+    D=32 P=16, logistic, one thread).  numba's own arrays start on 32 bytes, which is enough.
+    """
+    shape = ((X.shape[0] + BLOCK - 1) // BLOCK, X.shape[1], BLOCK)
+    size = shape[0] * shape[1] * shape[2]
+    items = 64 // X.itemsize
+    buf = np.empty(size + items, X.dtype)
+    skip = (-buf.ctypes.data % 64) // X.itemsize
+    XT = buf[skip : skip + size].reshape(shape)
+    transpose_blocks(X, XT)
+    return XT
+
+
 @jit_kernel
 def transpose_blocks(X, XT):
     """XT[k] <- X[k*BLOCK : (k+1)*BLOCK].T (D, BLOCK), zero-padded: full-batch passes read blocks, never gather."""
