@@ -21,8 +21,8 @@ mpmath spot checks), over the whole domain including subnormals:
 Special values: exp(0)=1, exp(-inf)=0, exp(inf)=inf, overflow to inf above
 709.78 (88.72 for float32), gradual underflow then 0 below -745.13 (-103.97);
 log(1)=0, log(0)=-inf, log(x<0)=nan, log(inf)=inf; NaN in gives NaN out.
-Algorithms: Cody-Waite reduction + degree-13 (float32: 7) Taylor polynomial for
-exp; fdlibm's atanh-series log (Sun Microsystems, freely redistributable) for log;
+Algorithms: Cody-Waite reduction + a degree-11 polynomial (a Chebyshev fit; float32:
+degree-7 Taylor) for exp; fdlibm's atanh-series log (Sun Microsystems, freely redistributable) for log;
 log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x.
 """
 
@@ -101,18 +101,19 @@ def _exp64(x):
     xc = xc if xc < 710.0 else 710.0
     n = np.floor(xc * _LOG2E + 0.5)
     r = (xc - n * _LN2HI) - n * _LN2LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
+    # exp(r) = 1 + r + r^2 q(r): q is mpmath's Chebyshev fit of degree 9 to (exp(r) - 1 - r) / r^2
+    # on |r| <= ln2/2, within 1.3e-17 of exp (0.16 ulp). The Taylor polynomial needs degree 13 for
+    # as much: two FMAs more, 0.87 against 0.79 ns an element (max error 0.84 against 0.89 ulp)
+    p = 2.5100375832561234e-08
+    p = p * r + 2.7620075879983367e-07
+    p = p * r + 2.7557268480310024e-06
+    p = p * r + 2.4801521322368692e-05
+    p = p * r + 0.00019841269863040545
+    p = p * r + 0.0013888888917196719
+    p = p * r + 0.008333333333330065
+    p = p * r + 0.041666666666624164
+    p = p * r + 0.16666666666666669
+    p = p * r + 0.5000000000000001
     p = p * r + 1.0
     p = p * r + 1.0
     # 2**n in two normal halves: covers gradual underflow and overflow to inf
