@@ -343,8 +343,12 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
         cost[m] = 0
     for r0 in range(lo, hi, BLOCK):
         nb = min(hi, r0 + BLOCK) - r0
-        for j in range(nb):
-            yb[j] = y[rows[r0 + j]]
+        if XT.shape[0] > 0:  # rows is every row in order (see below): y's rows in place, not gathered
+            for j in range(nb):
+                yb[j] = y[r0 + j]
+        else:
+            for j in range(nb):
+                yb[j] = y[rows[r0 + j]]
         if excl.size > 0:
             for j in range(nb):
                 eb[j] = excl[rows[r0 + j]]
@@ -505,6 +509,34 @@ def partial_sums(loss, act, exact, X, XT, y, rows, W, b, excl, fb, G_acc, gb_acc
 
 # ---------------------------------------------------------------- the two products
 @jit_helper
+def _eight_features(Xt, Zt, Wt, b, nb, g0, g1, P, d, first):
+    """Z^T[m] += sum over features d .. d + 7 for models g0 .. g1 - 1 (``first``: Z^T[m] = b[m] + that sum).
+
+    ``_forward``'s pass: two models at a time, the stand-in of an odd last model writing to
+    Zt[P] (see there).  ``first`` is a constant where it is called, so each call compiles
+    to one loop, with or without the load of Z^T; b[m] + the sum has the bits of b[m]
+    stored first and the sum added.
+    """
+    x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
+    x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
+    for m in range(g0, g1, 2):
+        m1 = min(m + 1, P - 1)  # the stand-in's weights
+        za, zb = Zt[m], Zt[m + 1]  # Zt[P] when m + 1 == P
+        ba, bb = b[m], b[m1]
+        a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
+        a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
+        c0, c1, c2, c3 = Wt[m1, d], Wt[m1, d + 1], Wt[m1, d + 2], Wt[m1, d + 3]
+        c4, c5, c6, c7 = Wt[m1, d + 4], Wt[m1, d + 5], Wt[m1, d + 6], Wt[m1, d + 7]
+        for j in range(nb):
+            u0, u1, u2, u3 = x0[j], x1[j], x2[j], x3[j]
+            u4, u5, u6, u7 = x4[j], x5[j], x6[j], x7[j]
+            sa = ((a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)) + ((a4 * u4 + a5 * u5) + (a6 * u6 + a7 * u7))
+            sb = ((c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)) + ((c4 * u4 + c5 * u5) + (c6 * u6 + c7 * u7))
+            za[j] = (ba if first else za[j]) + sa
+            zb[j] = (bb if first else zb[j]) + sb
+
+
+@jit_helper
 def _forward(Xt, Zt, Wt, b, nb, g0, g1, P):
     """Z^T[m] = b[m] + sum_d Wt[m, d] X^T[d] for the block's nb rows and models g0 .. g1 - 1 of P.
 
@@ -518,27 +550,18 @@ def _forward(Xt, Zt, Wt, b, nb, g0, g1, P):
     Features outside the models so the rows of X^T stay in L1.
     """
     D = Xt.shape[0]
-    for m in range(g0, g1 + 1 if g1 == P else g1):  # the spare row too: never used, but defined
-        zm = Zt[m]
-        bm = b[min(m, P - 1)]
-        for j in range(nb):
-            zm[j] = bm
     d = 0
-    while d + 8 <= D:
-        x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
-        x4, x5, x6, x7 = Xt[d + 4], Xt[d + 5], Xt[d + 6], Xt[d + 7]
-        for m in range(g0, g1, 2):
-            m1 = min(m + 1, P - 1)  # the stand-in's weights
-            za, zb = Zt[m], Zt[m + 1]  # Zt[P] when m + 1 == P
-            a0, a1, a2, a3 = Wt[m, d], Wt[m, d + 1], Wt[m, d + 2], Wt[m, d + 3]
-            a4, a5, a6, a7 = Wt[m, d + 4], Wt[m, d + 5], Wt[m, d + 6], Wt[m, d + 7]
-            c0, c1, c2, c3 = Wt[m1, d], Wt[m1, d + 1], Wt[m1, d + 2], Wt[m1, d + 3]
-            c4, c5, c6, c7 = Wt[m1, d + 4], Wt[m1, d + 5], Wt[m1, d + 6], Wt[m1, d + 7]
+    if D >= 8:  # the first pass starts Z^T at b (no pass of its own that sets it: 2% of a fit's time)
+        _eight_features(Xt, Zt, Wt, b, nb, g0, g1, P, 0, True)
+        d = 8
+    else:
+        for m in range(g0, g1 + 1 if g1 == P else g1):  # the spare row too: never used, but defined
+            zm = Zt[m]
+            bm = b[min(m, P - 1)]
             for j in range(nb):
-                u0, u1, u2, u3 = x0[j], x1[j], x2[j], x3[j]
-                u4, u5, u6, u7 = x4[j], x5[j], x6[j], x7[j]
-                za[j] += ((a0 * u0 + a1 * u1) + (a2 * u2 + a3 * u3)) + ((a4 * u4 + a5 * u5) + (a6 * u6 + a7 * u7))
-                zb[j] += ((c0 * u0 + c1 * u1) + (c2 * u2 + c3 * u3)) + ((c4 * u4 + c5 * u5) + (c6 * u6 + c7 * u7))
+                zm[j] = bm
+    while d + 8 <= D:
+        _eight_features(Xt, Zt, Wt, b, nb, g0, g1, P, d, False)
         d += 8
     if d + 4 <= D:  # four features left
         x0, x1, x2, x3 = Xt[d], Xt[d + 1], Xt[d + 2], Xt[d + 3]
