@@ -372,7 +372,7 @@ def _as_target(y, loss, dtype, n):
         _check_finite_matrix(out.reshape(-1, 1), "y")
         return out, None
     arr = _labels(y, arr)
-    classes = np.unique(arr)
+    classes = _classes(arr)
     if classes.size < 2:
         raise ValueError(
             f"y must hold at least two classes for loss {loss.name!r}; found {classes.size}"
@@ -385,6 +385,18 @@ def _as_target(y, loss, dtype, n):
             f"For more classes use loss='logistic' or 'cross_entropy' (the multinomial model)."
         )
     return _codes(arr, classes, dtype), classes
+
+
+def _classes(labels):
+    """np.unique(labels); two numeric labels (the common case) found in a few passes, without np.unique's sort.
+
+    The sort was a fifth of a short fit's fixed cost (0.5 ms of 2.7 for 10^5 rows).
+    """
+    if labels.dtype.kind in "biuf" and labels.size:
+        lo, hi = labels.min(), labels.max()
+        if ((labels == lo) | (labels == hi)).all():  # no NaN here (_labels): every label is lo or hi
+            return np.unique(np.array([lo, hi], labels.dtype))
+    return np.unique(labels)
 
 
 def _codes(labels, classes, dtype):

@@ -412,6 +412,23 @@ def test_labels_keep_their_kind_and_only_refused_kinds_fail():
         assert set(res.predict(X).tolist()) <= set(res.classes.tolist())
 
 
+def test_two_numeric_classes_are_found_as_np_unique_finds_them():
+    from fastgd.fit import _classes
+
+    rng = np.random.default_rng(0)
+    for labels in (
+        rng.integers(0, 2, 500).astype(float),
+        rng.integers(0, 2, 500).astype(bool),
+        rng.integers(3, 5, 500).astype(np.uint8),
+        np.array([-0.0, 0.0, 1.0, 0.0]),  # the zeros are one class
+        np.array([2.5, 2.5], np.float32),  # one class
+        rng.integers(0, 4, 500),  # more than two: np.unique itself
+        np.array(["b", "a", "b"]),
+    ):
+        got, expect = _classes(labels), np.unique(labels)
+        assert got.dtype == expect.dtype and np.array_equal(got, expect), labels
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("method", ["gd", "momentum", "newton"])
 def test_diverging_models_are_flagged_never_warned_about(method, dtype):
