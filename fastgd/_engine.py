@@ -338,12 +338,6 @@ def _rows_buffer(n, batch):
 
 
 @jit_helper
-def _stream_state(n, batch):
-    """(perm, rows, epoch of perm) for ``_step_rows``, starting with no epoch shuffled."""
-    return np.empty(n if batch > 0 else 0, np.int64), _rows_buffer(n, batch), np.full(1, -1, np.int64)
-
-
-@jit_helper
 def _step_rows(seed, batch, s, perm, epoch, rows):
     """The rows of step s: a mini-batch of the shuffled stream, or every row in order (batch 0)."""
     if batch > 0:
@@ -823,7 +817,7 @@ def summed(kernel, loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, grad=Tr
 @jit_kernel
 def stream_rows(seed, n, batch, s0, s1, out):
     """Out (s1 - s0, batch) <- the mini-batch rows of steps s0 .. s1 - 1 (for tests and outside drivers)."""
-    perm, _, epoch = _stream_state(n, batch)
+    perm, epoch = np.empty(n, np.int64), np.full(1, -1, np.int64)  # no epoch shuffled yet
     for s in range(s0, s1):
         src.batch_rows(seed, n, batch, s, perm, epoch, out[s - s0])
 

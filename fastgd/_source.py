@@ -343,18 +343,16 @@ def chunk_sums(loss, act, exact, X, XT, y, rows, lo, hi, W, b, P, G, gb, cost, X
         cost[m] = 0
     for r0 in range(lo, hi, BLOCK):
         nb = min(hi, r0 + BLOCK) - r0
-        if XT.shape[0] > 0:  # rows is every row in order (see below): y's rows in place, not gathered
+        if excl.size > 0:
+            for j in range(nb):
+                eb[j] = excl[rows[r0 + j]]
+        if XT.shape[0] > 0:  # rows is every row in order: the block and y's rows in place, not gathered
+            Xk = XT[r0 // BLOCK]
             for j in range(nb):
                 yb[j] = y[r0 + j]
         else:
             for j in range(nb):
                 yb[j] = y[rows[r0 + j]]
-        if excl.size > 0:
-            for j in range(nb):
-                eb[j] = excl[rows[r0 + j]]
-        if XT.shape[0] > 0:
-            Xk = XT[r0 // BLOCK]
-        else:
             for j in range(nb):  # gather the block's rows (whole rows: the loads overlap) ...
                 i = rows[r0 + j]
                 for d in range(D):
