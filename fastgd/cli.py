@@ -571,14 +571,24 @@ def cmd_sweep(args):
 
 
 # ------------------------------------------------------------- bench
-def _median_seconds(fn, repeat):
-    fn()  # warm-up: compile or load the cache, fault the pages
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _paired_medians(impls, repeat):
+    """{impl: median seconds} of ``repeat`` rounds, each round timing every implementation once.
+
+    Interleaved, so a burst of load from elsewhere on a shared machine slows every side of a
+    ratio rather than one of them; each round starts one implementation later, so none
+    always runs first.  One warm-up call each first (compile or load the cache, fault pages).
+    """
+    names = list(impls)
+    for name in names:
+        impls[name]()
+    times = {name: [] for name in names}
+    for r in range(repeat):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            start = time.perf_counter()
+            impls[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times[name]) for name in names}
 
 
 def bench_cases(size):
@@ -713,7 +723,7 @@ def cmd_bench(args):
     cases = bench_cases(size)
     have_jax = any("jax" in impls for _, impls in cases)
     print(
-        f"fastgd bench: median of {repeat} runs after a warm-up, float64, {os.cpu_count()} CPUs"
+        f"fastgd bench: median of {repeat} interleaved runs after a warm-up, float64, {os.cpu_count()} CPUs"
         f"{'' if have_jax else ' (JAX not installed: pip install jax to compare)'}"
     )
     print()
@@ -722,7 +732,7 @@ def cmd_bench(args):
         head += f" {'jax ms':>9} {'vs jax':>7}"
     print(head)
     for name, impls in cases:
-        t = {impl: _median_seconds(fn, repeat) for impl, fn in impls.items()}
+        t = _paired_medians(impls, repeat)
         line = f"{name:<44} {t['numpy'] * 1e3:>10.3g} {t['fastgd'] * 1e3:>10.3g} {t['numpy'] / t['fastgd']:>8.3g}x"
         if have_jax and "jax" in t:
             line += f" {t['jax'] * 1e3:>9.3g} {t['jax'] / t['fastgd']:>6.3g}x"

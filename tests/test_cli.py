@@ -274,6 +274,32 @@ def test_bench_prints_ratios(capsys):
         assert ratios and all(r > 0 for r in ratios)
 
 
+def test_bench_times_the_implementations_in_interleaved_rounds(monkeypatch):
+    """Each round times every implementation once, the first one rotating; medians per implementation."""
+    from fastgd import cli
+
+    clock = [0.0]
+    calls = []
+    cost = {"numpy": 5.0, "fastgd": 1.0, "jax": 2.0}
+
+    def impl(name):
+        def run():
+            calls.append(name)
+            clock[0] += cost[name] * (1 + len(calls) % 3)  # uneven times: medians, not means or firsts
+
+        return run
+
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: clock[0])
+    medians = cli._paired_medians({name: impl(name) for name in cost}, 4)
+    warm, rounds = calls[:3], calls[3:]
+    assert warm == ["numpy", "fastgd", "jax"]
+    first = ["numpy", "fastgd", "jax"]
+    assert rounds == first + first[1:] + first[:1] + first[2:] + first[:2] + first  # a round each, rotating
+    for name in cost:  # the times of the name's own calls, as the fake clock advanced them
+        own = [cost[name] * (1 + (4 + i) % 3) for i, c in enumerate(rounds) if c == name]
+        assert medians[name] == np.median(own)
+
+
 def test_formulas_and_no_command(capsys):
     code, out, _ = run(capsys, "formulas")
     assert code == 0 and "log_loss (target 1)" in out and "leaky_relu" in out
