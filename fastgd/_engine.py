@@ -992,11 +992,7 @@ class Run:
             for check, every in checks:
                 if self.step % every == 0:
                     check(self)
-            took = time.perf_counter() - t0
-            if took < _progress.SLICE_SECONDS / 2:
-                n *= 2
-            elif took > 2 * _progress.SLICE_SECONDS and n > 1:
-                n //= 2
+            n = _progress.next_slice(n, time.perf_counter() - t0)
 
     def rows_of(self, s):
         """The rows of step s (all of them in order for full-batch descent)."""

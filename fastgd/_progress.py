@@ -10,6 +10,22 @@ POLL_SECONDS = 0.1  # how often a shown bar is redrawn
 DELAY_SECONDS = 0.1  # runs shorter than this show no bar (0: always show one)
 
 
+def next_slice(n, took, least=1):
+    """Units (steps, rows) for the next compiled call, after a call of ``n`` units took ``took`` seconds.
+
+    Calls should last about ``SLICE_SECONDS``.  A short call grows the next one in proportion,
+    at least 2-fold and at most 64-fold (the first units may be cheaper than the rest: runs
+    stop, caches warm): a fit or sweep of a few milliseconds runs in two calls, not in the
+    six to eight of doubling (a call costs 25-30 us even when it does nothing).  A call past
+    two slices halves the next, down to ``least``.
+    """
+    if took < SLICE_SECONDS / 2:
+        return n * int(min(64.0, max(2.0, SLICE_SECONDS / 2 / max(took, 1e-9))))
+    if took > 2 * SLICE_SECONDS:
+        return max(least, n // 2)
+    return n
+
+
 def _tqdm():
     """The tqdm class, or an ImportError saying how to get it."""
     try:

@@ -335,6 +335,16 @@ def test_a_grid_beyond_the_memory_is_refused_before_any_allocation(monkeypatch):
         descend("mse", np.zeros(100_000), np.full(1000, 0.1), steps=1)
 
 
+def test_compiled_calls_grow_toward_a_slice_in_proportion_and_shrink_past_two():
+    from fastgd._progress import SLICE_SECONDS, next_slice
+
+    assert next_slice(2, 1e-6) == 128  # a call that did nothing: at most 64-fold
+    assert next_slice(4, SLICE_SECONDS / 10) == 20  # a tenth of a slice: 5x, the next call about half a slice
+    assert next_slice(4, SLICE_SECONDS * 0.4) == 8  # close to half a slice: still at least 2-fold
+    assert next_slice(7, SLICE_SECONDS) == 7  # within the band: unchanged
+    assert next_slice(7, 3 * SLICE_SECONDS) == 3 and next_slice(3, 3 * SLICE_SECONDS, least=2) == 2
+
+
 def test_a_long_sweep_answers_ctrl_c_within_a_second(tmp_path):
     # the sweep runs in compiled calls of about 0.1 s; SIGINT lands between two of them
     script = tmp_path / "sweep.py"
