@@ -13,11 +13,45 @@ from numba import prange
 
 from . import _extending as fx
 from . import _libm
-from ._jit import jit_kernel
+from ._jit import jit_formula, jit_helper, jit_kernel
 
 # elements per block of a reduction: partial sums per block, added in block
 # order, so the result does not depend on the number of threads
 SUM_BLOCK = 4096
+
+
+@jit_formula
+def _plus(a, b):
+    """The sum a + b, compiled without ``reassoc`` (a formula's flags): LLVM keeps the order of these adds."""
+    return a + b
+
+
+@jit_helper
+def _ordered_sum(buf, m):
+    """sum(buf[:m]) in one fixed order: eight running sums (element i in sum i % 8), then pairwise.
+
+    A kernel's own ``+=`` may be reassociated, and LLVM picks the vector order of such a
+    sum per compilation: numba's cached copy of a parallel kernel is optimized apart from
+    the copy compiled in the process, and their sums differed in the last bit (huber,
+    4096 elements).  These adds cannot be reordered, so the serial and parallel kernels,
+    fresh or cached, give the same bits; the eight sums still run side by side.
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = buf[0] * 0
+    i = 0
+    while i + 8 <= m:
+        s0 = _plus(s0, buf[i])
+        s1 = _plus(s1, buf[i + 1])
+        s2 = _plus(s2, buf[i + 2])
+        s3 = _plus(s3, buf[i + 3])
+        s4 = _plus(s4, buf[i + 4])
+        s5 = _plus(s5, buf[i + 5])
+        s6 = _plus(s6, buf[i + 6])
+        s7 = _plus(s7, buf[i + 7])
+        i += 8
+    while i < m:
+        s0 = _plus(s0, buf[i])
+        i += 1
+    return _plus(_plus(_plus(s0, s1), _plus(s2, s3)), _plus(_plus(s4, s5), _plus(s6, s7)))
 
 
 @jit_kernel(parallel=True)
@@ -87,14 +121,11 @@ def loss_sum(f, p, t):
     for b in prange(nblocks):
         lo = b * SUM_BLOCK
         hi = min(n, lo + SUM_BLOCK)
-        s = np.float64(0.0)  # float64 accumulator for float32 data too
-        for i in range(lo, hi):
-            s += fx.value(f, p[i], t[i * step])
-        partial[b] = s
-    total = 0.0
-    for b in range(nblocks):
-        total += partial[b]
-    return total
+        buf = np.empty(SUM_BLOCK, np.float64)  # float64 sums for float32 data too
+        for i in range(lo, hi):  # the losses, vectorized; then their sum, in a fixed order
+            buf[i - lo] = fx.value(f, p[i], t[i * step])
+        partial[b] = _ordered_sum(buf, hi - lo)
+    return _ordered_sum(partial, nblocks) if nblocks > 0 else 0.0
 
 
 @jit_kernel(parallel=True)

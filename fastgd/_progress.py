@@ -15,9 +15,9 @@ def next_slice(n, took, least=1):
 
     Calls should last about ``SLICE_SECONDS``.  A short call grows the next one in proportion,
     at least 2-fold and at most 64-fold (the first units may be cheaper than the rest: runs
-    stop, caches warm): a fit or sweep of a few milliseconds runs in two calls, not in the
-    six to eight of doubling (a call costs 25-30 us even when it does nothing).  A call past
-    two slices halves the next, down to ``least``.
+    stop, caches warm): a fit or sweep of a few milliseconds runs in two or three calls, not
+    in the six to eight of doubling (a call costs 25-30 us even when it does nothing).  A call
+    past two slices halves the next, down to ``least``.
     """
     if took < SLICE_SECONDS / 2:
         return n * int(min(64.0, max(2.0, SLICE_SECONDS / 2 / max(took, 1e-9))))

@@ -230,10 +230,10 @@ def in_dtype(arr, dtype, name):
     """``arr`` cast to ``dtype``; ValueError where a finite entry overflows it or a nonzero one becomes 0."""
     a = np.asarray(arr)
     if np.can_cast(a.dtype, dtype, "safe"):  # the same type or a wider one: nothing overflows or becomes 0
-        return a.astype(dtype)  # a copy, as below (and without the checks' 40 us, a third of a small descend)
+        return a.astype(dtype)  # a copy, as below, without the checks (40 us, a fifth of a small descend)
     with np.errstate(over="ignore", under="ignore"):
-        out = np.asarray(arr).astype(dtype)
-    src = np.asarray(arr, dtype=np.float64)
+        out = a.astype(dtype)
+    src = np.asarray(a, dtype=np.float64)
     info = np.finfo(dtype)
     _refuse(
         np.isfinite(src) & ~np.isfinite(out),
