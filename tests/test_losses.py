@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -332,6 +336,33 @@ def test_value_and_grad_out_overlaps():
     y = x.copy()
     fastgd.special.exp(y[1:], out=y[:-1])
     np.testing.assert_array_equal(y[:-1], fastgd.special.exp(x[1:]))
+
+
+def test_a_loss_sum_has_the_same_bits_compiled_and_loaded_from_the_cache(tmp_path):
+    # numba optimizes a cached parallel kernel apart from the copy compiled in the process;
+    # a reassociated sum once differed between the two in its last bit (huber, 4096 elements)
+    script = (
+        "import numpy as np\n"
+        "from fastgd import _kernels, losses\n"
+        "rng = np.random.default_rng(3)\n"
+        "x, t = rng.normal(0, 5, 4096), (rng.uniform(size=4096) > 0.5).astype(float)\n"
+        "for name in ('huber', 'logistic', 'mse'):\n"
+        "    loss = losses.get_loss(name)\n"
+        "    for n in (4096, 3 * 4096 + 5):\n"
+        "        xn, tn = np.resize(x, n), np.resize(t, n)\n"
+        "        print(repr(_kernels.loss_sum(loss, xn, tn)), repr(_kernels.loss_sum.serial(loss, xn, tn)))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)  # compiled, then loaded from the cache
+    ]
+    assert runs[0] == runs[1]
+    for line in runs[0].splitlines():
+        parallel, serial = line.split()
+        assert parallel == serial
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
