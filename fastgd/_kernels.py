@@ -28,8 +28,9 @@ def _plus(a, b):
 
 @jit_helper
 def _ordered_sum(buf, m):
-    """sum(buf[:m]) in one fixed order: eight running sums (element i in sum i % 8), then pairwise.
+    """sum(buf[:m]) in one fixed order: eight running sums, then added pairwise.
 
+    Element i goes to running sum i % 8, the last m % 8 elements to the first.
     A kernel's own ``+=`` may be reassociated, and LLVM picks the vector order of such a
     sum per compilation: numba's cached copy of a parallel kernel is optimized apart from
     the copy compiled in the process, and their sums differed in the last bit (huber,
