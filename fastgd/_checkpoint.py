@@ -17,9 +17,11 @@ fsyncs the directory: a crash at any moment leaves the old checkpoint or the new
 never a torn file.
 """
 
+import glob
 import hashlib
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -44,6 +46,41 @@ def fingerprint(parts):
         else:
             h.update(repr(value).encode())
     return h.hexdigest()
+
+
+def check_path(checkpoint):
+    """Validate a checkpoint path before any work: a file path whose folder exists and takes a file.
+
+    Writability is probed by creating (and removing) the temporary file a save would create:
+    a permission bit says nothing to root, or about a read-only file system.  Temporary files
+    left by an earlier save of the same checkpoint that was killed mid-write are removed.
+    """
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file path (str or os.PathLike); got {type(checkpoint).__name__}.")
+    text = os.fspath(checkpoint)
+    if isinstance(text, bytes):
+        raise TypeError("checkpoint must be a str path, not bytes; decode it first.")
+    folder = os.path.dirname(os.path.abspath(text))
+    if os.path.isdir(text) or text.endswith((os.sep, "/")) or not os.path.basename(text):
+        raise ValueError(f"checkpoint={text!r} is a directory; pass a file path such as 'run.ckpt'.")
+    if not os.path.isdir(folder):
+        raise ValueError(f"checkpoint={text!r}: its directory {folder!r} does not exist; create it first.")
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(os.path.basename(text)) + ".*.tmp")):
+        try:
+            os.unlink(stale)
+        except OSError:  # another process's, or already gone: not ours to insist on
+            pass
+    try:
+        fd, probe = tempfile.mkstemp(prefix=os.path.basename(text) + ".", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(
+            f"checkpoint={text!r}: cannot write in {folder!r} ({e.strerror or e}); pass a path in a writable folder."
+        ) from None
+    if os.path.exists(text) and not os.access(text, os.R_OK):
+        raise ValueError(f"checkpoint={text!r} exists but cannot be read; fix its permissions or pass another path.")
+    return text
 
 
 def _fsync_dir(path):
@@ -74,22 +111,31 @@ def save(path, digest, state):
     _fsync_dir(folder)
 
 
-def load(path, digest):
-    """The state saved at ``path`` (name -> array), or None when there is no file; refuses another fit's."""
+def load(path, digest, required=()):
+    """The state saved at ``path`` (name -> array), or None when there is no file; refuses another fit's.
+
+    A file that is not a checkpoint, is damaged, or lacks one of the ``required`` arrays is
+    refused with a ValueError.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         return None
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:  # fh: closed even when np.load fails
             state = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # truncated, or a flipped byte (CRC)
         raise ValueError(
-            f"checkpoint {path!r} is not a fastgd checkpoint ({e}); delete it or pass another path."
+            f"checkpoint {path!r} is not a fastgd checkpoint, or is damaged ({e}); delete it or pass another path."
         ) from None
     if "fingerprint" not in state or str(state.pop("fingerprint")) != digest:
         raise ValueError(
             f"checkpoint {path!r} was written by a fit with other arguments or data; it is not reused. "
             "Delete it, or pass another checkpoint path to start this fit afresh."
+        )
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise ValueError(
+            f"checkpoint {path!r} is damaged: it lacks {', '.join(map(repr, missing))}; delete it or pass another path."
         )
     return state
 

@@ -1100,9 +1100,11 @@ class Run:
 
     def identity(self):
         """Everything that determines this run's result, as (name, value) pairs (``_checkpoint.fingerprint``)."""
-        act = None if self.act is None else self.act.name
+        # a formula's parameter (huber's delta, leaky_relu's alpha) changes the result as much as its name
+        loss = (self.loss.name, float(self.loss.param))
+        act = None if self.act is None else (self.act.name, float(self.act.param))
         return self.data_identity() + [
-            ("model", (self.loss.name, act, self.opt.name, self.fit_intercept)),
+            ("model", (loss, act, self.opt.name, self.fit_intercept, self.K)),
             ("lr", self.lr),
             ("l2", self.l2),
             ("hp", self.hp),
@@ -1117,7 +1119,8 @@ class Run:
         """Every model's cost on the whole data at its final coefficients (``changed``: models whose W was reset)."""
         out = self.last_cost.copy()
         # running models got their cost at step `steps`; stopped ones (and, with mini-batches, all) need a pass
-        redo = np.arange(self.W.shape[0]) if self.batch else np.flatnonzero(self.status != mon.RUNNING)
+        # (models, not W's rows: a multinomial model is K rows of W)
+        redo = np.arange(self.status.size) if self.batch else np.flatnonzero(self.status != mon.RUNNING)
         if changed is not None:
             redo = np.union1d(redo, changed)
         if redo.size:

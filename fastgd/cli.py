@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _dask, _progress, _results, datasets
+from . import __version__, _checkpoint, _dask, _progress, _results, datasets
 from . import _validation as v
 from .activations import ACTIVATION_NAMES, get_activation
 from .descent import descend
@@ -306,6 +306,8 @@ def _run_fit(args):
     act = None if args.activation is None else get_activation(args.activation)
     lr = parse_numbers(args.lr, "--lr")
     schedule, hyper = _optimizer_args(args)  # before the data is read: a typo costs nothing
+    if args.checkpoint is not None:  # so is an unwritable checkpoint path, found before the work
+        _checkpoint.check_path(args.checkpoint)
     data = _load(args)
     if args.l2 is not None:
         l2 = parse_numbers(args.l2, "--l2")

@@ -8,7 +8,6 @@ step from the inverse Hessian -- for a real dataset and a grid of learning rates
 
 import functools
 import numbers
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -372,6 +371,7 @@ def _as_target(y, loss, dtype, n):
         _check_finite_matrix(out.reshape(-1, 1), "y")
         return out, None
     arr = _labels(y, arr)
+    _refuse_continuous(arr, loss)
     classes = _classes(arr)
     if classes.size < 2:
         raise ValueError(
@@ -385,6 +385,23 @@ def _as_target(y, loss, dtype, n):
             f"For more classes use loss='logistic' or 'cross_entropy' (the multinomial model)."
         )
     return _codes(arr, classes, dtype), classes
+
+
+def _refuse_continuous(labels, loss):
+    """Refuse float labels that are not all whole numbers (scikit-learn's "continuous" target type).
+
+    Each distinct value would otherwise become a class of a huge softmax, fitted without a word.
+    """
+    if labels.dtype.kind != "f" or not labels.size:
+        return
+    frac = labels != np.floor(labels)
+    if frac.any():
+        first = int(np.argmax(frac))
+        raise ValueError(
+            f"y looks continuous (y[{first}] = {float(labels[first])!r} is not a whole number), but loss {loss.name!r} reads "
+            f"y as class labels: every distinct value would be a class. For regression pass a regression loss such "
+            f"as loss='mse' (or 'huber', 'mae'); for classification pass the class labels."
+        )
 
 
 def _classes(labels):
@@ -692,7 +709,7 @@ def fit(
     if checkpoint is not None:
         digest = _checkpoint.fingerprint(run.identity() + [("early", (held.early_stopping, held.patience))])
         saver = _checkpoint.Saver(checkpoint, digest, checkpoint_every, held.state)
-        state = _checkpoint.load(checkpoint, digest)
+        state = _checkpoint.load(checkpoint, digest, required=(*run.STATE, "step"))
         if state is not None:
             run.load_state(state)
             held.load_state(state, run)
@@ -738,18 +755,7 @@ def fit(
 
 def _checkpoint_args(checkpoint, every):
     every = v.integer(every, "checkpoint_every", minimum=1)
-    if checkpoint is None:
-        return None, every
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file path (str or os.PathLike); got {type(checkpoint).__name__}.")
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    if not os.path.isdir(folder):
-        raise ValueError(
-            f"checkpoint={os.fspath(checkpoint)!r}: its directory {folder!r} does not exist; create it first."
-        )
-    if os.path.isdir(checkpoint):
-        raise ValueError(f"checkpoint={os.fspath(checkpoint)!r} is a directory; pass a file path such as 'run.ckpt'.")
-    return checkpoint, every
+    return (None if checkpoint is None else _checkpoint.check_path(checkpoint)), every
 
 
 def _dask_inputs(X, y, loss):
@@ -886,6 +892,9 @@ class _HeldOut:
     def load_state(self, state, run):
         """Early stopping's arrays back from a checkpoint, where it had made a check."""
         if self.stopper is not None and "stop_best" in state:
+            missing = ["stop_" + k for k in _monitor.EarlyStopping.STATE if "stop_" + k not in state]
+            if missing:
+                raise ValueError(f"the checkpoint is damaged: it lacks {', '.join(missing)}; delete it and fit again.")
             watched = np.flatnonzero(run.folds < _engine.src.ALL)
             self.stopper = _monitor.EarlyStopping(run.model_W(), watched, self.patience)
             self.stopper.load_state(state)

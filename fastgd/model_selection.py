@@ -16,6 +16,10 @@ Scores follow scikit-learn's names and sign convention, higher is better:
 | ``"neg_mean_squared_error"`` | minus the mean squared error |
 | ``"neg_mean_absolute_error"`` | minus the mean absolute error |
 | ``"loss"`` | minus the mean held-out value of the fitted loss (no L2 term) |
+
+``accuracy`` and ``neg_log_loss`` need a classifier, and the three regression scores a
+regression: a classifier's output is a logit, not a prediction of y, so either mismatch
+is refused with a ValueError.
 """
 
 import numbers
@@ -27,6 +31,8 @@ from ._source import ALL
 MAX_FOLDS = ALL  # a row's exclusion mask is one int64, a bit per fold
 SCORINGS = ("accuracy", "neg_log_loss", "r2", "neg_mean_squared_error", "neg_mean_absolute_error", "loss")
 CLASSIFIER_ONLY = ("accuracy", "neg_log_loss")
+# a classifier's output is a logit (or a probability): these would score it against the 0/1 codes
+REGRESSION_ONLY = ("r2", "neg_mean_squared_error", "neg_mean_absolute_error")
 _ROWS_PER_PASS = 2**16  # held-out rows scored per product: memory O(this x models)
 
 
@@ -177,6 +183,11 @@ def check_scoring(scoring, classifier):
         raise ValueError(
             f"scoring={scoring!r} needs a classifier (a loss such as 'logistic'); use 'r2', "
             f"'neg_mean_squared_error', 'neg_mean_absolute_error' or 'loss' for regression."
+        )
+    if scoring in REGRESSION_ONLY and classifier:
+        raise ValueError(
+            f"scoring={scoring!r} scores a regression's predictions; this model is a classifier (its loss reads y "
+            f"as class labels). Use 'accuracy', 'neg_log_loss' or 'loss', or a regression loss such as 'mse'."
         )
     return scoring
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _checkpoint
+from fastgd import _checkpoint, _engine
 
 FIELDS = ("coef", "intercept", "final_cost", "cost_history", "n_steps", "converged", "diverged")
 
@@ -89,6 +89,85 @@ def test_a_checkpoint_of_other_arguments_or_data_is_refused(tmp_path):
     assert path.read_bytes() == before  # refused, never overwritten
 
 
+class _Digest(Exception):
+    pass
+
+
+def _digest(monkeypatch, path, X, y, kw):
+    """The fingerprint ``fit`` computes for these arguments, caught before any step."""
+
+    def load(p, digest):
+        raise _Digest(digest)
+
+    monkeypatch.setattr(_checkpoint, "load", load)
+    with pytest.raises(_Digest) as caught:
+        fastgd.fit(X, y, checkpoint=path, **kw)
+    return caught.value.args[0]
+
+
+# every argument that changes a fit's result, each changed alone (base: an mse fit through an activation)
+FINGERPRINTED = {
+    "lr": dict(lr=0.2),
+    "l2": dict(l2=1e-3),
+    "loss": dict(loss="mae"),
+    "loss parameter": dict(loss=fastgd.get_loss("huber", delta=0.5)),
+    "activation": dict(activation="tanh"),
+    "activation parameter": dict(activation=fastgd.get_activation("leaky_relu", alpha=0.2)),
+    "method": dict(method="momentum"),
+    "hyperparameter": dict(method="adam", b2=0.99),
+    "schedule": dict(schedule="cosine:50"),
+    "schedule parameter": dict(schedule="cosine:60"),
+    "steps": dict(steps=41),
+    "tol": dict(tol=1e-3),
+    "fit_intercept": dict(fit_intercept=False),
+    "batch_size": dict(batch_size=16),
+    "seed": dict(batch_size=16, seed=1),
+    "validation": dict(validation=0.2),
+    "cv": dict(cv=3),
+    "refit": dict(cv=3, refit=False),
+    "early_stopping": dict(validation=0.2, early_stopping=True),
+    "patience": dict(validation=0.2, early_stopping=True, patience=3),
+    "record_every": dict(record_every=2),
+    "max_abs_w": dict(max_abs_w=10.0),
+}
+
+
+def test_every_argument_that_changes_the_result_is_fingerprinted(tmp_path, monkeypatch):
+    X, y = data(200, 3)
+    yr = X @ [1.0, -1.0, 0.5]
+    base = dict(lr=0.1, steps=40, loss=fastgd.get_loss("huber", delta=1.0),
+                activation=fastgd.get_activation("leaky_relu", alpha=0.01))  # fmt: skip
+    first = _digest(monkeypatch, tmp_path / "a.ckpt", X, yr, base)
+    assert _digest(monkeypatch, tmp_path / "a.ckpt", X, yr, dict(base)) == first  # a rerun is recognised
+    seen = {first: "base"}
+    for name, change in FINGERPRINTED.items():
+        kw = dict(base, **change)
+        if name == "seed":
+            kw, base_seed = dict(base, batch_size=16, seed=1), dict(base, batch_size=16, seed=0)
+            assert _digest(monkeypatch, tmp_path / "a.ckpt", X, yr, base_seed) != _digest(
+                monkeypatch, tmp_path / "a.ckpt", X, yr, kw
+            )
+            continue
+        digest = _digest(monkeypatch, tmp_path / "a.ckpt", X, yr, kw)
+        assert digest not in seen, f"{name} leaves the fingerprint as {seen.get(digest)} has it"
+        seen[digest] = name
+    for Xc, yc in ((X[::-1].copy(), yr), (X, yr + 1), (X.astype(np.float32), yr)):
+        assert _digest(monkeypatch, tmp_path / "a.ckpt", Xc, yc, base) not in seen
+    # what does not change the result does not change the fingerprint
+    for same_result in (dict(checkpoint_every=7), dict(max_history_bytes=10**9), dict(progress=False)):
+        assert _digest(monkeypatch, tmp_path / "a.ckpt", X, yr, dict(base, **same_result)) == first
+
+
+def test_a_checkpoint_of_another_loss_parameter_is_refused(tmp_path):
+    # huber's delta was left out of the fingerprint: delta=0.5 returned delta=1's coefficients, bitwise
+    X, _ = data(300, 3)
+    yr = X @ [3.0, 0.0, -1.0]
+    path = tmp_path / "huber.ckpt"
+    fastgd.fit(X, yr, [0.1], loss=fastgd.get_loss("huber", delta=1.0), steps=20, checkpoint=path)
+    with pytest.raises(ValueError, match="other arguments or data"):
+        fastgd.fit(X, yr, [0.1], loss=fastgd.get_loss("huber", delta=0.5), steps=20, checkpoint=path)
+
+
 def test_bad_checkpoint_arguments(tmp_path):
     X, y = data(200, 3)
     with pytest.raises(ValueError, match="does not exist"):
@@ -103,6 +182,67 @@ def test_bad_checkpoint_arguments(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a fastgd checkpoint"):
         fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=junk)
+
+
+def _damaged(good, how):
+    raw = good.read_bytes()
+    if how == "truncated":
+        return raw[: len(raw) // 2]
+    if how == "flipped byte":  # inside the first member's data: the zip's CRC no longer matches
+        import zipfile
+
+        with zipfile.ZipFile(good) as z:
+            info = z.infolist()[-1]
+        h = info.header_offset  # the local header: name and extra lengths at +26 and +28
+        at = h + 30 + int.from_bytes(raw[h + 26 : h + 28], "little") + int.from_bytes(raw[h + 28 : h + 30], "little")
+        at += info.compress_size // 2
+        return raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1 :]
+    # a member missing: the same arrays but one
+    with np.load(good) as f:
+        state = {k: f[k] for k in f.files if k != how}
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **state)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped byte", "S", "step", "stop_best_W"])
+def test_a_damaged_checkpoint_is_refused_with_a_value_error(tmp_path, how):
+    X, y = data(200, 3)
+    kw = dict(lr=[0.1, 1.0], steps=20, validation=0.3, early_stopping=True, record_every=5)
+    good = tmp_path / "good.ckpt"
+    ref = fastgd.fit(X, y, checkpoint=good, **kw)
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(_damaged(good, how))
+    with pytest.raises(ValueError, match="damaged|not a fastgd checkpoint") as err:
+        fastgd.fit(X, y, checkpoint=bad, **kw)
+    assert "delete it" in str(err.value)
+    same(fastgd.fit(X, y, checkpoint=good, **kw), ref)  # the undamaged one still resumes
+
+
+def test_an_unwritable_checkpoint_path_is_refused_before_the_first_step(tmp_path, monkeypatch):
+    X, y = data(200, 3)
+    steps = []
+    monkeypatch.setattr(_engine.Run, "run", lambda self, *a: steps.append(1))
+    for path, match in [
+        ("/proc/run.ckpt", "cannot write in '/proc'"),  # a read-only file system, even for root
+        (str(tmp_path / "nosuch") + os.sep, "is a directory"),
+        (tmp_path / "nosuch" / "run.ckpt", "does not exist"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=path)
+    assert not steps
+
+
+def test_temporary_files_of_a_killed_save_are_cleaned_up(tmp_path):
+    X, y = data(200, 3)
+    path = tmp_path / "run.ckpt"
+    for name in ("run.ckpt.abc123.tmp", "run.ckpt.zz.tmp"):
+        (tmp_path / name).write_bytes(b"half a checkpoint")
+    (tmp_path / "other.ckpt.abc.tmp").write_bytes(b"not ours")
+    fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.ckpt.abc.tmp", "run.ckpt"]
 
 
 def test_save_is_atomic_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):

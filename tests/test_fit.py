@@ -214,6 +214,10 @@ def test_float32_pandas_labels_and_result_helpers():
         (dict(X=np.zeros((0, 2)), y=np.zeros(0)), "X is empty"),
         (dict(y=np.array([0, 1, 2, 0, 1]), loss="log_loss"), "exactly two classes .* found 3"),
         (dict(y=np.ones(5)), "at least two classes .* found 1"),
+        # a continuous target read as labels would be a softmax of one class per value
+        (dict(y=np.array([0.3, 1.2, -0.7, 2.0, 0.1])), r"y looks continuous \(y\[0\] = 0.3 .* loss='mse'"),
+        (dict(y=np.array([0, 1, 0, 1, 0.5], np.float32)), r"y looks continuous \(y\[4\]"),
+        (dict(y=pd.Series([0.0, 1.0, 0.0, 1.0, 1.5])), "y looks continuous"),
         (dict(lr=[-0.1]), "lr must be >= 0"),
         (dict(l2=[-1.0]), "l2 must be >= 0"),
         (dict(batch_size=6), r"batch_size must be between 1 and the number of rows \(5\)"),

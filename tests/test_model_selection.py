@@ -150,6 +150,22 @@ def test_scoring_names_are_checked_against_the_model():
         ms.check_scoring("accuracy", False)
     with pytest.raises(ValueError, match="scoring must be one of"):
         ms.check_scoring("f1", True)
+    for name in ("r2", "neg_mean_squared_error", "neg_mean_absolute_error"):  # on logits they would be nonsense
+        assert ms.check_scoring(name, False) == name
+        with pytest.raises(ValueError, match="this model is a classifier"):
+            ms.check_scoring(name, True)
+    assert ms.check_scoring("loss", True) == "loss" == ms.check_scoring("loss", False)
+
+
+@pytest.mark.parametrize("scoring", ["r2", "neg_mean_squared_error", "neg_mean_absolute_error"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_fit_refuses_a_regression_scoring_for_a_classifier(scoring, classes):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)), np.arange(60) % classes
+    with pytest.raises(ValueError, match="this model is a classifier"):
+        fastgd.fit(X, y, [0.1], cv=3, scoring=scoring, steps=2)
+    with pytest.raises(ValueError, match="this model is a classifier"):
+        fastgd.fit(X, y, [0.1], validation=0.3, scoring=scoring, steps=2)
 
 
 # ---------------------------------------------------------------- fit(cv=)

@@ -50,6 +50,34 @@ def test_mini_batches_follow_the_same_stream():
     np.testing.assert_allclose(res.cost_history, hist, rtol=1e-10)
 
 
+def _whole_data_cost(X, y, coef, intercept, l2):
+    logp = ref.log_softmax(X @ coef.T + intercept)
+    return -logp[np.arange(y.size), y].mean() + 0.5 * l2 * (coef * coef).sum()
+
+
+@pytest.mark.parametrize("stop", [None, "tol", "diverged", "early"])
+def test_mini_batch_results_read_every_model_not_every_class(stop):
+    # final_cost numbered W's rows (models x classes) as models: IndexError on every reader of it
+    import copy
+    import pickle
+
+    X, y = _blobs(n=150)
+    kw = {"tol": dict(tol=1e9), "diverged": dict(max_abs_w=1e-3), "early": dict(validation=0.3, early_stopping=True,
+          patience=1, record_every=2)}.get(stop, {})  # fmt: skip
+    res = fastgd.fit(X, y, [0.1, 1.0], l2=0.01, steps=20, batch_size=32, seed=1, **kw)
+    assert res.final_cost.shape == (2,)
+    rows = np.arange(y.size) if stop != "early" else None
+    if rows is not None:  # the cost on the whole data at the final coefficients
+        want = [_whole_data_cost(X, y, res.coef[m], res.intercept[m], 0.01) for m in range(2)]
+        np.testing.assert_allclose(res.final_cost, want, rtol=1e-10)
+    if stop != "diverged":
+        assert res.best in (0, 1)
+        assert res.predict(X[:5]).shape == (5,)
+    assert res.to_pandas().shape[0] == 2
+    for again in (pickle.loads(pickle.dumps(res)), copy.deepcopy(res)):
+        np.testing.assert_array_equal(again.final_cost, res.final_cost)
+
+
 def test_gradient_matches_finite_differences():
     X, y = _blobs(n=60, D=3, K=3)
     lr, l2 = 0.3, 0.05
