@@ -398,9 +398,9 @@ def _refuse_continuous(labels, loss):
     if frac.any():
         first = int(np.argmax(frac))
         raise ValueError(
-            f"y looks continuous (y[{first}] = {float(labels[first])!r} is not a whole number), but loss {loss.name!r} reads "
-            f"y as class labels: every distinct value would be a class. For regression pass a regression loss such "
-            f"as loss='mse' (or 'huber', 'mae'); for classification pass the class labels."
+            f"y looks continuous (y[{first}] = {float(labels[first])!r} is not a whole number), but loss "
+            f"{loss.name!r} reads y as class labels: every distinct value would be a class. For regression pass a "
+            f"regression loss such as loss='mse' (or 'huber', 'mae'); for classification pass the class labels."
         )
 
 
