@@ -31,6 +31,7 @@ import numpy as np
 from . import _checkpoint, _engine
 from . import _source as src
 from . import model_selection as ms
+from ._validation import frame_dtype
 
 FANIN = 8  # partial sums added by one reduction task
 GATHER_MAX = 256  # up to this many chunks: one task per worker a step, the partial sums added on the client
@@ -123,6 +124,10 @@ def _as_array(obj, name, da):
     if isinstance(obj, da.Array):
         return obj
     if is_dask(obj) and hasattr(obj, "to_dask_array"):
+        if getattr(obj, "ndim", 1) == 2:  # bool and float columns: the common float type, as in memory
+            dtype = frame_dtype(obj.dtypes)
+            if dtype is not None:
+                obj = obj.astype(dtype)
         with warnings.catch_warnings():  # string labels become object arrays, as fit wants them
             warnings.filterwarnings("ignore", "Dask currently has limited support for converting pandas extension")
             # the rows per chunk from the array's own blocks: to_dask_array(lengths=True)

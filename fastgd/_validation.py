@@ -16,8 +16,48 @@ def _is_python_scalar(x):
     return isinstance(x, numbers.Real) and not isinstance(x, np.generic)
 
 
+def frame_dtype(dtypes):
+    """The float dtype of a table whose columns have ``dtypes``, as ``np.asarray`` of them would be, were it numeric.
+
+    A DataFrame of bool and float columns is an object array to NumPy; scikit-learn's
+    ``check_array`` converts it to the columns' common type, and so does fastgd (ints and
+    bools promote to float64).  pandas' nullable types count by their NumPy type (a
+    missing value becomes NaN, refused later as such).  None where a column is not
+    numeric (strings, categories): those are refused as before.
+    """
+    try:
+        found = [np.dtype(getattr(d, "numpy_dtype", d)) for d in dtypes]
+    except TypeError:  # a categorical or other extension type without a NumPy equivalent
+        return None
+    if not found or any(d.kind not in "biuf" for d in found):
+        return None
+    common = np.result_type(*found)
+    if common.kind != "f":
+        return np.dtype(np.float64)
+    return np.dtype(np.float32) if common.itemsize < 4 else common
+
+
+def _table(x, name):
+    """A pandas DataFrame of numeric columns as one float array (None for anything that is not a DataFrame)."""
+    if not (hasattr(x, "columns") and hasattr(x, "dtypes") and hasattr(x, "to_numpy")) or getattr(x, "ndim", 2) != 2:
+        return None
+    dtype = frame_dtype(x.dtypes)
+    if dtype is not None:
+        return x.to_numpy(dtype=dtype, na_value=np.nan)
+    bad = [f"{c!r} ({d})" for c, d in zip(x.columns, x.dtypes, strict=True) if frame_dtype([d]) is None]
+    if not bad:  # no columns at all
+        return None
+    raise TypeError(
+        f"{name} must be real numbers (float32, float64, int or bool); {len(bad)} column(s) are not: "
+        f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Encode them as numbers (e.g. one-hot) or drop them."
+    )
+
+
 def float_array(x, name):
-    """``x`` as a float32/float64 array (ints and bools promote to float64)."""
+    """``x`` as a float32/float64 array (ints and bools promote to float64); a DataFrame by its columns' types."""
+    table = _table(x, name)
+    if table is not None:
+        return table
     try:
         arr = np.asarray(x)
     except Exception as exc:  # ragged lists and the like
@@ -172,10 +212,12 @@ def choice(value, valid, name):
 
 
 def vector(x, name):
-    """A 1-D float array from a scalar or a 1-D array-like."""
+    """A 1-D float array from a scalar or a non-empty 1-D array-like (a grid axis: empty would be no models)."""
     arr = float_array(x, name)
     if arr.ndim > 1:
         raise ValueError(f"{name} must be a scalar or 1-D; got shape {arr.shape}. Pass {name}.ravel() for a flat grid.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; a grid axis needs at least one value (a scalar, or a list of them).")
     return arr.reshape(-1)
 
 

@@ -79,7 +79,7 @@ class FitResult:
         For classifiers, the labels in sorted order: two are mapped to 0 and 1, three or
         more are the multinomial model's classes (``coef[:, k]`` is ``classes[k]``'s).
     feature_names : list of str or None
-        Column names when X was a DataFrame.
+        Column names when X was a DataFrame; prediction on a DataFrame reorders its columns by them.
     method : str
         The optimizer.
     params : dict of str to ndarray (P,)
@@ -198,13 +198,36 @@ class FitResult:
                 raise ValueError("every model diverged; pass model= explicitly to use one anyway.")
         else:
             m = v.integer(model, "model", minimum=0, maximum=self.coef.shape[0] - 1)
-        X, _ = _as_matrix(X, self.coef.dtype)
+        X, _ = _as_matrix(self._by_name(X), self.coef.dtype)
         D = self.coef.shape[-1]
         if X.shape[1] != D:
             raise ValueError(f"X has {X.shape[1]} features; the models were fitted on {D}.")
         if self.multiclass:
             return X @ self.coef[m].T + self.intercept[m]
         return self.activation.value(X @ self.coef[m] + self.intercept[m])
+
+    def _by_name(self, X):
+        """A DataFrame's columns in the order the models were fitted on, found by name; refused where names lack."""
+        if self.feature_names is None or not hasattr(X, "columns"):
+            return X
+        given = [str(c) for c in X.columns]
+        if given == self.feature_names:
+            return X
+        missing = [c for c in self.feature_names if c not in given]
+        if missing or len(set(given)) != len(given):
+            extra = [c for c in given if c not in self.feature_names]
+            raise ValueError(
+                f"X's columns are not those the models were fitted on: missing {missing[:5]!r}, unexpected "
+                f"{extra[:5]!r}. Pass a DataFrame with the columns {self.feature_names[:5]!r}"
+                f"{' ...' if len(self.feature_names) > 5 else ''} (any order), or a plain array in that order."
+            )
+        if len(given) != len(self.feature_names):
+            raise ValueError(
+                f"X has {len(given)} columns; the models were fitted on {len(self.feature_names)}: "
+                f"{self.feature_names[:5]!r}{' ...' if len(self.feature_names) > 5 else ''}."
+            )
+        by_name = dict(zip(given, X.columns, strict=True))
+        return X[[by_name[c] for c in self.feature_names]]  # reordered by name, as they were fitted
 
     def predict_proba(self, X, model=None):
         """Class probabilities (n, C), columns in the order of ``classes`` (logistic: sigmoid of the output).
@@ -861,6 +884,7 @@ class _HeldOut:
         """Validate early stopping's options (the stopper itself starts with the run)."""
         self.early_stopping = v.boolean(early_stopping, "early_stopping")
         self.patience = v.integer(patience, "patience", minimum=1)
+        self.every = record_every
         if not self.early_stopping:
             return
         if not self.pairs:
@@ -903,7 +927,12 @@ class _HeldOut:
         """After the run: a last check at the final coefficients, then every fold model's best put back."""
         if self.stopper is None:
             return None
-        self.check(run)
+        # the run checks whenever its step count reaches a multiple of `every`; where it reached
+        # `steps` so, that check saw the final coefficients, and a second one would count the same
+        # coefficients as a check without improvement (and stop models that improved at every check)
+        seen = run.steps % self.every == 0 if run.steps else self.every == 1
+        if self.stopper is True or not seen:
+            self.check(run)
         return self.stopper.restore(run.model_W())
 
     @property

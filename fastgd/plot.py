@@ -203,8 +203,6 @@ def sweep_heatmap(result):
     """
     if not isinstance(result, DescentResult):
         raise TypeError(f"result must be a DescentResult from fastgd.descend; got {type(result).__name__}.")
-    if result.w.size == 0:
-        raise ValueError("result has an empty grid; nothing to draw.")
     w0, lr = result.w0.astype(np.float64), result.lr.astype(np.float64)
     log_lr = lr.size > 1 and (lr > 0).all()
     fig = Figure(figsize=(7, 4.5), layout="constrained")

@@ -9,7 +9,9 @@
   ``best_params_``, ``cv_results_`` (read like ``GridSearchCV``'s) and the best grid
   point refitted on all rows.
 
-Classifiers are binary (two labels); a third label is refused with a clear error.
+Classifiers take two labels (logistic regression) or more (the multinomial model).  A
+fitted model that diverged, or did not reach ``tol`` within ``steps``, gives scikit-learn's
+``ConvergenceWarning``; ``tol=None`` runs the steps without that check.
 
 Examples
 --------
@@ -23,10 +25,13 @@ Examples
 True
 """
 
+import warnings
+
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError:  # pragma: no cover - exercised without the extra only
@@ -79,6 +84,27 @@ class _GD(BaseEstimator):
         self.converged_ = bool(res.converged[m])
         self.diverged_ = bool(res.diverged[m])
         self._fitted = res
+        self._warn_unconverged()
+
+    def _warn_unconverged(self):
+        """A ConvergenceWarning, as scikit-learn's solvers give, for a kept model that diverged or did not converge."""
+        name = type(self).__name__
+        if self.diverged_:
+            warnings.warn(
+                f"{name} diverged after {self.n_iter_} steps: its coefficients or cost left the finite range, and it "
+                "kept the last finite coefficients, which predict poorly. Lower the learning rate, or standardize X "
+                "(sklearn.preprocessing.StandardScaler).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        elif self.tol is not None and not self.converged_:
+            warnings.warn(
+                f"{name} did not converge: the gradient's norm stayed above tol={self.tol:g} for all "
+                f"steps={self.steps}. Raise steps or the learning rate, standardize X, or pass tol=None to run a "
+                "fixed number of steps without this check.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _output(self, X):
         check_is_fitted(self)

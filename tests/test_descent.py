@@ -257,9 +257,11 @@ def test_best_is_none_when_everything_diverged_and_scalars_give_one_run():
     assert res.diverged.all() and res.best() is None and res.w.shape == (1, 1)
 
 
-def test_empty_grids_and_zero_steps():
-    assert descend("mse", [], [0.1], steps=10).w.shape == (0, 1)
-    assert descend("mse", [1.0], [], steps=10).w.shape == (1, 0)
+def test_empty_grids_are_refused_and_zero_steps_run():
+    # descend returned an empty result where fit failed in a reshape: both refuse, with one message
+    for args, kw in [(([], [0.1]), {}), (([1.0], []), {}), (([1.0], [0.1]), dict(method="adam", b1=[]))]:
+        with pytest.raises(ValueError, match=r"(w0|lr|b1) is empty; a grid axis needs at least one value"):
+            descend("mse", *args, steps=10, **kw)
     res = descend("mse", [1.0], [0.1], steps=0)
     assert res.w[0, 0] == 1.0 and res.n_steps[0, 0] == 0
 

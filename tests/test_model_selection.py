@@ -373,6 +373,19 @@ def test_early_stopping_with_folds_stops_fold_models_only():
     np.testing.assert_array_equal(res.coef, plain.coef)
 
 
+@pytest.mark.parametrize("steps, every", [(100, 10), (95, 10), (0, 1), (0, 5), (1, 1)])
+@pytest.mark.parametrize("held", [dict(cv=3), dict(validation=0.3)])
+def test_models_that_improve_at_every_check_are_not_flagged_as_stopped_early(steps, every, held):
+    # the last check was repeated at the same coefficients and counted as no improvement
+    X, y = _data(n=300, D=3)
+    res = fastgd.fit(X, y, [0.01, 0.05], steps=steps, early_stopping=True, patience=1, record_every=every, **held)
+    if "cv" in held:
+        assert not res.cv_stopped_early.any() and (res.cv_n_steps == steps).all()
+    assert not res.stopped_early.any() and (res.n_steps == steps).all()
+    plain = fastgd.fit(X, y, [0.01, 0.05], steps=steps, record_every=every, **held)
+    np.testing.assert_array_equal(res.coef, plain.coef)  # nothing stopped: the same models
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [

@@ -26,6 +26,9 @@ CHECKS = [
 ]
 
 
+# the checks fit on small random data for the default steps: scikit-learn's own suite silences
+# its iterative solvers' ConvergenceWarning the same way
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("estimator, check", CHECKS)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -68,8 +71,8 @@ def test_regressor_equals_ridge():
 def test_cv_estimator_is_the_one_pass_search():
     X, y = _cancer()
     folds = list(KFold(4, shuffle=True, random_state=0).split(X))
-    model = GDClassifierCV(lrs=[0.01, 0.1, 1.0], l2s=[0.0, 1e-3], cv=folds, steps=100).fit(X, y)
-    res = fastgd.fit(X, y, [0.01, 0.1, 1.0], l2=[0.0, 1e-3], cv=folds, steps=100, tol=1e-6)
+    model = GDClassifierCV(lrs=[0.01, 0.1, 1.0], l2s=[0.0, 1e-3], cv=folds, steps=100, tol=None).fit(X, y)
+    res = fastgd.fit(X, y, [0.01, 0.1, 1.0], l2=[0.0, 1e-3], cv=folds, steps=100)
     assert model.best_index_ == res.best and model.best_params_ == res.best_params
     np.testing.assert_array_equal(model.coef_, res.coef[res.best])
     cvr = model.cv_results_
@@ -96,14 +99,17 @@ def test_multiclass_classifier_equals_multinomial_logistic_regression():
     np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), atol=1e-8)
     assert np.array_equal(model.predict(X), sk.predict(X)) and model.decision_function(X).shape == (n, 3)
     assert model.converged_ and model.n_iter_ < 50
-    search = GDClassifierCV(lrs=[0.1, 1.0], l2s=[1e-3, 1e-2], cv=3, steps=200).fit(X, names)
+    search = GDClassifierCV(lrs=[0.1, 1.0], l2s=[1e-3, 1e-2], cv=3, steps=200, tol=None).fit(X, names)
     assert search.coef_.shape == (3, 13) and search.best_score_ > 0.9
-    assert cross_val_score(make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=200)), X, y, cv=3).min() > 0.9
+    assert (
+        cross_val_score(make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=200, tol=None)), X, y, cv=3).min()
+        > 0.9
+    )
 
 
 def test_in_a_pipeline_in_cross_val_score_and_in_grid_search():
     X, y = load_breast_cancer(return_X_y=True)
-    pipe = make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=300))
+    pipe = make_pipeline(StandardScaler(), GDClassifier(lr=0.5, steps=300, tol=None))
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.min() > 0.93
     grid = GridSearchCV(pipe, {"gdclassifier__lr": [0.01, 1.0]}, cv=3).fit(X, y)
@@ -115,11 +121,31 @@ def test_labels_feature_names_and_errors():
     X, y = _cancer()
     frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
     labels = np.where(y == 1, "benign", "malignant")
-    model = GDClassifier(lr=0.5, steps=100).fit(frame, labels)
+    model = GDClassifier(lr=0.5, steps=100, tol=None).fit(frame, labels)
     assert model.classes_.tolist() == ["benign", "malignant"] and model.n_features_in_ == 3
     assert model.feature_names_in_.tolist() == ["a", "b", "c"]
     assert set(model.predict(frame)) <= {"benign", "malignant"}
     with pytest.raises(ValueError, match="needs at least two classes and y has 1 class"):
         GDClassifier().fit(X, np.zeros(y.size))
     with pytest.raises(ValueError, match="X has 2 features, but GDClassifier is expecting 3"):
-        GDClassifier(lr=0.5, steps=10).fit(X[:, :3], y).predict(X[:, :2])
+        GDClassifier(lr=0.5, steps=10, tol=None).fit(X[:, :3], y).predict(X[:, :2])
+
+
+def test_a_diverged_or_unconverged_model_warns_as_scikit_learn_does():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _cancer()
+    with pytest.warns(ConvergenceWarning, match="diverged after"):  # it used to end silently with a 0.135 score
+        model = GDClassifier(lr=10, loss="mse", steps=200).fit(X * 1e4, y)
+    assert model.diverged_
+    with pytest.warns(ConvergenceWarning, match="did not converge: .* tol=1e-06 for all steps=5"):
+        GDClassifier(lr=0.1, steps=5).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="GDRegressorCV did not converge"):
+        GDRegressorCV(lrs=[0.01], steps=3, cv=2).fit(X, X[:, 0] + 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GDClassifier(lr=0.1, steps=5, tol=None).fit(X, y)  # fixed steps: nothing to warn about
+        model = GDClassifier(lr=1.0, method="newton", steps=50).fit(X, y)  # converged
+    assert model.converged_
