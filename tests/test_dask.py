@@ -102,6 +102,7 @@ def test_dataframe_and_series_inputs_keep_names_and_labels():
     pd = pytest.importorskip("pandas")
     X, y = data()
     frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    frame["flag"] = X[:, 0] > 0.5  # bool and float columns: an object array to NumPy, converted as check_array does
     labels = pd.Series(np.where(y == 1, "yes", "no"))
     kw = dict(lr=[0.01, 0.1], steps=20)
     ref = fastgd.fit(frame, labels, **kw)

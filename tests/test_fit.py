@@ -496,3 +496,36 @@ def test_a_minibatch_final_cost_is_computed_when_first_asked_for_and_pickles():
     again = pickle.loads(pickle.dumps(fastgd.fit(X, y, [0.05, 0.5], steps=50, batch_size=32, seed=2, record_every=0)))
     np.testing.assert_array_equal(again.final_cost, res.final_cost)
     assert again.best == res.best
+
+
+def test_a_dataframe_of_bool_and_float_columns_is_converted_as_check_array_does():
+    # it was refused with "X must be real numbers (... bool); got dtype object"
+    X, y = _data(n=200, D=2)
+    df = pd.DataFrame({"flag": X[:, 0] > 0, "x": X[:, 1], "n": np.arange(200) % 3})
+    res = fastgd.fit(df, y, [0.1, 1.0], steps=30)
+    plain = fastgd.fit(df.to_numpy(dtype=np.float64), y, [0.1, 1.0], steps=30)
+    assert res.coef.dtype == np.float64 and res.feature_names == ["flag", "x", "n"]
+    np.testing.assert_array_equal(res.coef, plain.coef)
+    r32 = fastgd.fit(df[["flag"]].assign(x=df["x"].astype(np.float32)), y, 0.1, steps=5)
+    assert r32.coef.dtype == np.float32  # bool with float32 is float32, as NumPy promotes
+    nullable = df.astype({"flag": "boolean"})
+    nullable.loc[3, "flag"] = pd.NA
+    with pytest.raises(ValueError, match=r"X has 1 NaN or infinite entries, the first at \(3, 0\)"):
+        fastgd.fit(nullable, y, 0.1, steps=5)
+    with pytest.raises(TypeError, match=r"1 column\(s\) are not: 'city' \((object|str)\)"):
+        fastgd.fit(df.assign(city="Oslo"), y, 0.1, steps=5)
+
+
+def test_predict_reorders_a_dataframes_columns_by_the_fitted_names():
+    # a DataFrame with its columns reordered gave other probabilities, silently
+    X, y = _data(n=200, D=3)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    res = fastgd.fit(df, y, [0.5], steps=50)
+    want = res.predict_proba(df)
+    np.testing.assert_array_equal(res.predict_proba(df[["c", "a", "b"]]), want)
+    np.testing.assert_array_equal(res.decision_function(df[["b", "c", "a"]]), res.decision_function(X))
+    np.testing.assert_array_equal(res.predict_proba(X), want)  # a plain array is taken in the fitted order
+    with pytest.raises(ValueError, match=r"missing \['c'\], unexpected \['d'\]"):
+        res.predict(df.rename(columns={"c": "d"}))
+    with pytest.raises(ValueError, match="X has 4 columns; the models were fitted on 3"):
+        res.predict(df.assign(d=1.0))
