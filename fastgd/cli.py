@@ -1043,7 +1043,11 @@ def main(argv=None):
         if args.command is None:
             parser.print_help()
             return 0
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, so that a reader gone by now is met inside this try
+        return status
+    except BrokenPipeError:  # before OSError: the reader went away (`fastgd sweep ... | head -1`)
+        return _reader_gone()
     except UsageError as err:
         return _fail(str(err))
     except (ValueError, TypeError, OSError, ImportError) as err:  # the library's validation: already a fix
@@ -1051,6 +1055,20 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastgd: interrupted", file=sys.stderr)
         return 130
+
+
+def _reader_gone():
+    """End quietly, as Unix tools do when their reader closes the pipe: no message, status 0.
+
+    stdout is pointed at the null device, so Python's own flush at exit does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout (an embedding, a test's capture)
+        pass
+    return 0
 
 
 def _fail(message):

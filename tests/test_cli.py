@@ -344,6 +344,11 @@ def test_formulas_and_no_command(capsys):
         (["fit", "--method", "adam", "--b1", "1"], "b1 must be in [0, 1) for method 'adam'"),
         (["sweep", "--method", "adamw", "--weight-decay", "-1"], "weight_decay must be in [0, inf)"),
         (["plot", "schedules", "-o", "s.png", "--schedules", "cosine"], "decay_steps"),
+        # a continuous column read as class labels (no --loss mse): it was a 539-class softmax
+        (["fit", "--target", "mean_area"], "y looks continuous"),
+        (["fit", "--cv", "3", "--scoring", "r2"], "this model is a classifier"),
+        (["fit", "--checkpoint", "nosuch/"], "is a directory"),
+        (["fit", "--checkpoint", "/proc/run.ckpt"], "cannot write in '/proc'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, tmp_path, monkeypatch, argv, match):
@@ -494,6 +499,20 @@ def test_ctrl_c_during_a_sweep_exits_130_without_output(tmp_path):
         proc.kill()
     assert proc.returncode == 130 and err == "fastgd: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["sweep", "--w0", "-1:1:3", "--lr", "0.1", "--steps", "5"], ["--help"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly(argv):
+    # `fastgd sweep ... | head -1` printed "fastgd: error: [Errno 32] Broken pipe" and exited 2
+    fastgd.descend("mse", [1.0], [0.1], steps=1)  # the subprocess loads the compiled kernel
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: every write meets EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "fastgd", *argv], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)  # fmt: skip
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == ""
 
 
 def test_fit_early_stopping(capsys):
