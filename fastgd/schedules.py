@@ -215,9 +215,9 @@ def step(boundaries, factors):
     optax.piecewise_constant_schedule
     """
     b = np.atleast_1d(np.asarray(boundaries))
-    f = v.vector(factors, "factors") if not isinstance(factors, (str, bytes)) else None
     if b.ndim != 1 or b.size == 0 or b.dtype.kind not in "iu":
         raise ValueError(f"boundaries must be a non-empty 1-D sequence of integers; got {boundaries!r}.")
+    f = v.vector(factors, "factors") if not isinstance(factors, (str, bytes)) else None
     if f is None or f.size != b.size:
         raise ValueError(f"factors must be a sequence of {b.size} numbers, one per boundary; got {factors!r}.")
     bounds = tuple(_steps(int(x), "boundaries", minimum=0) for x in b)
@@ -261,9 +261,11 @@ def _parse_value(text, name, is_list):
     except ValueError:
         pass
     try:
-        return float(low)
+        x = float(low)
     except ValueError:
         raise ValueError(f"schedule argument {name}={text!r} is not a number.") from None
+    # 1e3 is a count as much as 1000 is (step counts are integers); 0.5 stays a float
+    return int(x) if x.is_integer() and abs(x) <= v.MAX_STEPS else x
 
 
 def parse(text):
@@ -291,6 +293,8 @@ def parse(text):
             key = key.strip()
             if key not in params:
                 raise ValueError(f"schedule {name} has no argument {key!r}; its arguments are: {', '.join(params)}.")
+            if key in kw:
+                raise ValueError(f"schedule {text!r} gives {key} twice; give each argument once.")
             kw[key] = _parse_value(value, key, key in lists)
         else:
             if kw or i >= len(params):
