@@ -77,6 +77,8 @@ def warmup(dtypes=("float64", "float32")):
                 fit(X, [0, 1, 0, 1], p[:2], loss=loss, method=method, steps=1)
 
 
+# the lazy modules (plot, datasets) are left out: a star import would import them, and plot
+# needs matplotlib, an optional extra
 __all__ = [
     "ACTIVATION_NAMES",
     "LOSS_NAMES",
@@ -85,7 +87,6 @@ __all__ = [
     "FitResult",
     "Loss",
     "activations",
-    "datasets",
     "descend",
     "descent",
     "fit",
@@ -93,7 +94,6 @@ __all__ = [
     "get_loss",
     "losses",
     "optimizers",
-    "plot",
     "schedules",
     "special",
     "warmup",

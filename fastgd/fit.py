@@ -564,7 +564,10 @@ def fit(
         Mini-batch SGD: each step uses the next ``batch_size`` rows of a shuffle of the data
         (reshuffled every epoch; a batch may span two epochs), the same for every model, so
         learning rates are compared fairly and reruns are identical.  Memory O(n), work
-        O(batch_size) a step.
+        O(batch_size) a step.  At most the number of rows (with ``cv=`` or ``validation=``,
+        of the smallest fold's training rows): a larger batch is refused, not clipped as
+        scikit-learn's MLP does, since a batch of every row is full-batch descent, which
+        ``batch_size=None`` runs without the shuffle.
     seed : int, optional
         Seed (>= 0) of that shuffle (None means 0).  Epoch ``e``'s order is a pure function
         of (seed, e): a splitmix64-driven Fisher-Yates shuffle, the same on every machine.

@@ -159,3 +159,14 @@ def test_figures_need_results_and_names():
         plot.activation_curves(z_range=(1, -1))
     with pytest.raises(ValueError, match="depth"):
         plot.vanishing_gradient(0)
+
+
+def test_star_import_works_without_matplotlib():
+    # __all__ listed the lazy plot module: `from fastgd import *` imported it, and failed without matplotlib
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['matplotlib'] = None; from fastgd import *; print(fit.__name__, 'plot' in dir())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["fit", "False"]
