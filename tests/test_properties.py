@@ -40,8 +40,11 @@ def arrays(draw, max_dims=3):
     return arr
 
 
-def _calls_cleanly(fn, *inputs):
-    """fn(*inputs) returns, or raises TypeError/ValueError; no warning; inputs unchanged."""
+def _calls_cleanly(fn, *inputs, valid=False):
+    """fn(*inputs) returns, or raises TypeError/ValueError; no warning; inputs unchanged.
+
+    ``valid=True``: the inputs are known to be valid, so a refusal is a failure too.
+    """
     before = [np.array(x, copy=True) if isinstance(x, np.ndarray) else x for x in inputs]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -50,6 +53,7 @@ def _calls_cleanly(fn, *inputs):
             event("a result")
         except (TypeError, ValueError) as err:
             assert str(err), "an error without a message"
+            assert not valid, f"a valid input was refused: {err}"
             event(f"refused: {type(err).__name__}")
             out = None
     for old, new in zip(before, inputs, strict=True):
@@ -117,8 +121,10 @@ HYPER = st.one_of(FLOATS, st.integers(-5, 5), st.just(1e-50), st.just(1e40), st.
 
 
 def mostly(valid):
-    """``valid`` five times in six, else any hostile hyperparameter."""
-    return st.integers(0, 5).flatmap(lambda k: HYPER if k == 0 else valid)
+    """``(value, True)`` from ``valid`` five times in six, else ``(any hostile hyperparameter, False)``."""
+    return st.integers(0, 5).flatmap(
+        lambda k: HYPER.map(lambda h: (h, False)) if k == 0 else valid.map(lambda x: (x, True))
+    )
 
 
 @SETTINGS
@@ -152,7 +158,11 @@ def test_descend(w0, lr, steps, activation, tol, max_abs_w, record_every, x, tar
 
 @st.composite
 def fit_data(draw):
-    """Mostly a valid (X, y), sometimes with one hostile change: NaN/inf, a bad label, a wrong shape."""
+    """Mostly a valid (X, y), sometimes with one hostile change: NaN/inf, a bad label, a wrong shape.
+
+    Returns (X, y, valid): ``valid`` where no change made the data invalid (a third label, 2,
+    is valid: three classes are the multinomial model, or numbers for mse).
+    """
     n, D = draw(st.integers(1, 6)), draw(st.integers(1, 3))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     X = draw(hnp.arrays(dtype, (n, D), elements=st.floats(-10, 10, width=np.dtype(dtype).itemsize * 8)))
@@ -161,7 +171,9 @@ def fit_data(draw):
     if change in ("nan", "inf"):
         X[draw(st.integers(0, n - 1)), draw(st.integers(0, D - 1))] = np.nan if change == "nan" else np.inf
     elif change == "label":
-        y[draw(st.integers(0, n - 1))] = draw(st.sampled_from([None, np.nan, "a", 2]))
+        label = draw(st.sampled_from([None, np.nan, "a", 2]))
+        y[draw(st.integers(0, n - 1))] = label
+        change = "none" if label == 2 else change
     elif change == "length":
         y = y[1:]
     elif change == "X_any":
@@ -170,7 +182,7 @@ def fit_data(draw):
         y = draw(arrays(max_dims=2))
     if draw(st.booleans()) and y.dtype == object:
         y = list(y)
-    return X, y
+    return X, y, change == "none"
 
 
 @SETTINGS
@@ -187,27 +199,26 @@ def fit_data(draw):
     max_abs_w=mostly(st.sampled_from([None, 1e3])),
 )
 def test_fit(data, lr, l2, loss, method, steps, batch_size, fit_intercept, seed, max_abs_w):
-    def call(X, y):
-        return fastgd.fit(
-            X,
-            y,
-            lr,
-            l2=l2,
-            loss=loss,
-            method=method,
-            steps=steps,
-            batch_size=batch_size,
-            fit_intercept=fit_intercept,
-            seed=seed,
-            max_abs_w=max_abs_w,
-            record_every=1,
-        )
+    X, y, valid = data
+    hyper = dict(lr=lr, l2=l2, method=method, steps=steps, batch_size=batch_size, fit_intercept=fit_intercept,
+                 seed=seed, max_abs_w=max_abs_w)  # fmt: skip
+    valid = valid and all(ok for _, ok in hyper.values())
+    kw = {name: value for name, (value, _) in hyper.items()}
+    n, classes = np.shape(X)[0], len(set(np.asarray(y, dtype=object).tolist()))
+    # what valid arguments still cannot fit: one class for a classifier, a batch larger than the data
+    valid = valid and (loss == "mse" or classes >= 2) and (kw["batch_size"] is None or kw["batch_size"] <= n)
 
-    X, y = data
-    res = _calls_cleanly(call, X, y)
+    lr = kw.pop("lr")
+
+    def call(X, y):
+        return fastgd.fit(X, y, lr, loss=loss, record_every=1, **kw)
+
+    res = _calls_cleanly(call, X, y, valid=valid)
     if res is not None:
         P = res.coef.shape[0]
-        assert res.coef.shape == (P, np.shape(X)[1]) and res.cost_history.shape[0] == P
+        multinomial = loss == "logistic" and classes >= 3  # a third label: the softmax model, a row per class
+        shape = (P, classes, np.shape(X)[1]) if multinomial else (P, np.shape(X)[1])
+        assert res.coef.shape == shape and res.cost_history.shape[0] == P
         ok = ~res.diverged
         assert np.isfinite(res.coef[ok]).all() and np.isfinite(res.final_cost[ok]).all()
         if P:
