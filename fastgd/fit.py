@@ -198,36 +198,13 @@ class FitResult:
                 raise ValueError("every model diverged; pass model= explicitly to use one anyway.")
         else:
             m = v.integer(model, "model", minimum=0, maximum=self.coef.shape[0] - 1)
-        X, _ = _as_matrix(self._by_name(X), self.coef.dtype)
+        X, _ = _as_matrix(_by_name(X, self.feature_names), self.coef.dtype)
         D = self.coef.shape[-1]
         if X.shape[1] != D:
             raise ValueError(f"X has {X.shape[1]} features; the models were fitted on {D}.")
         if self.multiclass:
             return X @ self.coef[m].T + self.intercept[m]
         return self.activation.value(X @ self.coef[m] + self.intercept[m])
-
-    def _by_name(self, X):
-        """A DataFrame's columns in the order the models were fitted on, found by name; refused where names lack."""
-        if self.feature_names is None or not hasattr(X, "columns"):
-            return X
-        given = [str(c) for c in X.columns]
-        if given == self.feature_names:
-            return X
-        missing = [c for c in self.feature_names if c not in given]
-        if missing or len(set(given)) != len(given):
-            extra = [c for c in given if c not in self.feature_names]
-            raise ValueError(
-                f"X's columns are not those the models were fitted on: missing {missing[:5]!r}, unexpected "
-                f"{extra[:5]!r}. Pass a DataFrame with the columns {self.feature_names[:5]!r}"
-                f"{' ...' if len(self.feature_names) > 5 else ''} (any order), or a plain array in that order."
-            )
-        if len(given) != len(self.feature_names):
-            raise ValueError(
-                f"X has {len(given)} columns; the models were fitted on {len(self.feature_names)}: "
-                f"{self.feature_names[:5]!r}{' ...' if len(self.feature_names) > 5 else ''}."
-            )
-        by_name = dict(zip(given, X.columns, strict=True))
-        return X[[by_name[c] for c in self.feature_names]]  # reordered by name, as they were fitted
 
     def predict_proba(self, X, model=None):
         """Class probabilities (n, C), columns in the order of ``classes`` (logistic: sigmoid of the output).
@@ -281,6 +258,31 @@ class FitResult:
         per_class = [f"{c}:{name}" for c in self.classes for name in ["intercept", *names]]
         W = np.concatenate([self.intercept[:, :, None], self.coef], axis=2).reshape(len(df), -1)
         return pd.concat([df, pd.DataFrame(W, columns=per_class)], axis=1)
+
+
+def _by_name(X, names):
+    """A DataFrame's columns in the order ``names`` (those fitted on), found by name; refused where names lack.
+
+    Anything without columns, or a fit without names, is taken as it is, in the fitted order.
+    """
+    if names is None or not hasattr(X, "columns"):
+        return X
+    given = [str(c) for c in X.columns]
+    if given == names:
+        return X
+    more = " ..." if len(names) > 5 else ""
+    missing = [c for c in names if c not in given]
+    if missing or len(set(given)) != len(given):
+        extra = [c for c in given if c not in names]
+        raise ValueError(
+            f"X's columns are not those the models were fitted on: missing {missing[:5]!r}, unexpected "
+            f"{extra[:5]!r}. Pass a DataFrame with the columns {names[:5]!r}{more} (any order), or a plain "
+            "array in that order."
+        )
+    if len(given) != len(names):
+        raise ValueError(f"X has {len(given)} columns; the models were fitted on {len(names)}: {names[:5]!r}{more}.")
+    by_name = dict(zip(given, X.columns, strict=True))
+    return X[[by_name[c] for c in names]]  # reordered by name, as they were fitted
 
 
 def softmax(z):
@@ -353,11 +355,14 @@ def _labels(y, arr):
     return arr
 
 
-def _validation_set(validation, loss, dtype, D, classes):
-    """``validation=(X_val, y_val)``, checked against the training data: (X_val, y_val coded as y)."""
+def _validation_set(validation, loss, dtype, D, classes, names=None):
+    """``validation=(X_val, y_val)``, checked against the training data: (X_val, y_val coded as y).
+
+    A DataFrame X_val's columns are taken by the training data's column ``names``.
+    """
     if len(validation) != 2:
         raise ValueError("validation must be a fraction in (0, 1) or a pair (X_val, y_val).")
-    Xv, _ = _as_matrix(validation[0], dtype)
+    Xv, _ = _as_matrix(_by_name(validation[0], names), dtype)
     if Xv.shape[1] != D:
         raise ValueError(f"validation's X has {Xv.shape[1]} features; X has {D}.")
     if Xv.shape[0] == 0:
@@ -693,9 +698,9 @@ def fit(
         needs_y = validation is not None and not isinstance(validation, (tuple, list)) or cv is not None
         y_here = _dask.compute(y)[0] if needs_y and classes is not None else np.zeros(n, dtype)
         X_shape = np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape=(n, D), strides=(0, 0))
-        held = _HeldOut(X_shape, y_here, loss, classes, validation, cv, scoring, refit, seed, batch_size)
+        held = _HeldOut(X_shape, y_here, loss, classes, validation, cv, scoring, refit, seed, batch_size, names)
     else:
-        held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size)
+        held = _HeldOut(X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size, names)
     held.early(early_stopping, patience, record_every)
 
     params, hp = model_grid([("lr", lr_grid), ("l2", l2_grid), *hp_axes], hp_axes, dtype)
@@ -841,7 +846,7 @@ class _HeldOut:
     (fold f), then the one fitted on all rows (``_source.ALL``) where there is one.
     """
 
-    def __init__(self, X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size):
+    def __init__(self, X, y, loss, classes, validation, cv, scoring, refit, seed, batch_size, names=None):
         n = X.shape[0]
         classifier = classes is not None
         labels = y if classifier else None
@@ -859,7 +864,7 @@ class _HeldOut:
             self.pairs = ms.resolve_cv(cv, X, y, seed, labels)
             self.refit = refit
         elif isinstance(validation, (tuple, list)):
-            self.val = _validation_set(validation, loss, X.dtype, X.shape[1], classes)
+            self.val = _validation_set(validation, loss, X.dtype, X.shape[1], classes, names)
         else:
             if isinstance(validation, (bool, np.bool_)) or not isinstance(validation, numbers.Real):
                 raise TypeError(

@@ -529,3 +529,6 @@ def test_predict_reorders_a_dataframes_columns_by_the_fitted_names():
         res.predict(df.rename(columns={"c": "d"}))
     with pytest.raises(ValueError, match="X has 4 columns; the models were fitted on 3"):
         res.predict(df.assign(d=1.0))
+    # a separate validation set's columns are taken by name too
+    val = fastgd.fit(df, y, [0.5], steps=50, validation=(df[["b", "a", "c"]], y))
+    assert val.val_score[0] == fastgd.fit(X, y, [0.5], steps=50, validation=(X, y)).val_score[0]
