@@ -422,7 +422,8 @@ def _refuse_continuous(labels, loss):
     """
     if labels.dtype.kind != "f" or not labels.size:
         return
-    frac = labels != np.floor(labels)
+    with np.errstate(invalid="ignore"):
+        frac = ~np.isfinite(labels) | (labels != np.floor(labels))  # an infinite label is no class either
     if frac.any():
         first = int(np.argmax(frac))
         raise ValueError(

@@ -218,6 +218,7 @@ def test_float32_pandas_labels_and_result_helpers():
         (dict(y=np.array([0.3, 1.2, -0.7, 2.0, 0.1])), r"y looks continuous \(y\[0\] = 0.3 .* loss='mse'"),
         (dict(y=np.array([0, 1, 0, 1, 0.5], np.float32)), r"y looks continuous \(y\[4\]"),
         (dict(y=pd.Series([0.0, 1.0, 0.0, 1.0, 1.5])), "y looks continuous"),
+        (dict(y=np.array([0.0, 1.0, np.inf, 1.0, 0.0])), r"y looks continuous \(y\[2\] = inf"),
         (dict(lr=[-0.1]), "lr must be >= 0"),
         (dict(lr=[]), "lr is empty; a grid axis needs at least one value"),
         (dict(l2=np.array([])), "l2 is empty; a grid axis"),
