@@ -25,7 +25,8 @@ import zipfile
 
 import numpy as np
 
-FORMAT = 1  # bump when the state's layout changes: older checkpoints are then refused
+FORMAT = 2  # bump when the state's layout or the fingerprint changes: older checkpoints are then refused
+# 2: the fingerprint holds the loss's and activation's parameters; the format is stored in the file
 
 
 def hash_array(h, a):
@@ -100,7 +101,7 @@ def save(path, digest, state):
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, fingerprint=np.array(digest), **state)
+            np.savez(f, format=np.array(FORMAT), fingerprint=np.array(digest), **state)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -127,6 +128,16 @@ def load(path, digest, required=()):
         raise ValueError(
             f"checkpoint {path!r} is not a fastgd checkpoint, or is damaged ({e}); delete it or pass another path."
         ) from None
+    try:
+        written = int(state.pop("format", 1))  # format 1 did not store its number
+    except (TypeError, ValueError):
+        written = 0
+    if written != FORMAT:
+        raise ValueError(
+            f"checkpoint {path!r} was written by {'an older' if written < FORMAT else 'a newer'} fastgd (checkpoint "
+            f"format {written}; this version reads format {FORMAT}), so it cannot be resumed here. Delete it to "
+            "start the fit afresh, or finish it with the fastgd that wrote it."
+        )
     if "fingerprint" not in state or str(state.pop("fingerprint")) != digest:
         raise ValueError(
             f"checkpoint {path!r} was written by a fit with other arguments or data; it is not reused. "

@@ -541,7 +541,7 @@ def run_sets(
             history,
             last_cost,
             progress,
-            t,
+            np.int64(t),  # the parfor's index is unsigned: as it is, _run_set (the whole step) compiled twice
         )
 
 
@@ -621,7 +621,7 @@ def run_rows(
         exact = mon.is_recorded(s, record_every) or s == steps or not y_small
         for _attempt in range(2):  # a second pass, with the losses, if z^2 does not prove them finite
             for c in prange(C):
-                lo, hi = src.chunk_bounds(nr, c, C)
+                lo, hi = src.chunk_bounds(nr, np.int64(c), C)  # signed, as in the serial typing: one compile
                 src.chunk_sums(
                     loss,
                     act,
@@ -895,7 +895,9 @@ class Run:
         self.lr_sched = None if schedule is None else schedule.spec
         self.S = np.zeros((P * K, 2, D + 1), dt)
         hp_rows = np.repeat(self.hp, K, axis=0)
-        s0, s1 = OPTIMIZERS[opt.name][1](*(hp_rows[:, j : j + 1] for j in range(N_HYPER)))  # optimizer state: init
+        # the optimizer's initial state: its formula evaluated by NumPy (py_func), not compiled for
+        # these 2-D arrays in every process (a formula is never cached: 0.8 s at each first fit)
+        s0, s1 = OPTIMIZERS[opt.name][1].py_func(*(hp_rows[:, j : j + 1] for j in range(N_HYPER)))
         self.S[:, 0, :], self.S[:, 1, :] = s0, s1
         self.status = np.zeros(P, np.int8)
         self.n_steps = np.zeros(P, np.int64)

@@ -19,17 +19,21 @@ So formulas (``jit_formula``) and kernel helpers (``jit_helper``) are never
 cached; they compile together with the kernel that inlines them, and the cached
 kernel carries their code.  Later processes load the kernels (``fastgd.warmup``).
 
-numba invalidates a cached kernel only when its own source file changes: after
-editing ``_math.py``, ``_libm.py``, ``_chain.py``, ``_extending.py``, ``_optim.py``,
-``_source.py`` or ``_monitor.py`` in a checkout, delete the cache
-(``find fastgd -name '*.nb[ic]' -delete``), or kernels keep the old code.  A fresh
-install rewrites every file, so users are safe.
+numba's cache is keyed on the kernel's own source file only, so an edit to a formula
+in ``_math.py`` or a helper in ``_source.py`` would leave the kernels that inline it
+stale.  fastgd's kernels are keyed on every source file of the package instead
+(``SOURCES_DIGEST``, the stamp numba compares with its index): an edit anywhere in
+``fastgd/`` recompiles every kernel on its next use, and the test suite always tests
+what is on disk.
 """
 
 import functools
+import hashlib
+import pathlib
 import types
 
 import numba
+from numba.core import caching
 
 from . import _threads
 
@@ -54,13 +58,43 @@ def jit_helper(fn):
     return numba.njit(error_model="numpy", fastmath=set(SAFE_FASTMATH), nogil=True, forceinline=True)(fn)
 
 
+def _sources_digest():
+    """SHA-256 of every Python source of the package, by relative path and content, in path order."""
+    root = pathlib.Path(__file__).resolve().parent
+    h = hashlib.sha256(f"fastgd sources, numba {numba.__version__}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root).as_posix()).encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.digest()
+
+
+SOURCES_DIGEST = _sources_digest()
+
+
+def _keyed_on_sources(locator):
+    """A numba cache locator whose source stamp is ``SOURCES_DIGEST`` rather than the kernel's own file."""
+    return type(f"Sources{locator.__name__}", (locator,), {"get_source_stamp": lambda self: SOURCES_DIGEST})
+
+
+class _SourcesKeyedImpl(caching.CompileResultCacheImpl):
+    _locator_classes = [_keyed_on_sources(c) for c in caching.CompileResultCacheImpl._locator_classes]
+
+
+class _SourcesKeyedCache(caching.FunctionCache):
+    """numba's cache of compiled functions, stale as soon as any source file of fastgd changes."""
+
+    _impl_class = _SourcesKeyedImpl
+
+
 def jit_kernel(fn=None, *, parallel=False):
     """Compile an array kernel called from Python (cached); ``parallel=True`` enables ``prange``."""
 
     def compile(f, parallel):
-        return numba.njit(cache=True, error_model="numpy", fastmath=set(SAFE_FASTMATH), nogil=True, parallel=parallel)(
-            f
-        )
+        kernel = numba.njit(
+            cache=True, error_model="numpy", fastmath=set(SAFE_FASTMATH), nogil=True, parallel=parallel
+        )(f)
+        kernel._cache = _SourcesKeyedCache(kernel.py_func)  # in place of numba's own (FunctionCache)
+        return kernel
 
     def deco(f):
         if not parallel:

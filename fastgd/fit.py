@@ -893,7 +893,7 @@ class _HeldOut:
         """Validate early stopping's options (the stopper itself starts with the run)."""
         self.early_stopping = v.boolean(early_stopping, "early_stopping")
         self.patience = v.integer(patience, "patience", minimum=1)
-        self.every = record_every
+        self.checked = -1  # the updates the last check's coefficients had
         if not self.early_stopping:
             return
         if not self.pairs:
@@ -906,10 +906,20 @@ class _HeldOut:
         self.stopper = True  # replaced by the monitor in check()
 
     def check(self, run):
-        """One early-stopping check: each running fold model's mean loss on its held-out rows."""
+        """One early-stopping check: each running fold model's mean loss on its held-out rows.
+
+        A check at coefficients already checked is skipped: the run reaches step ``steps + 1``
+        (the last cost) without an update, and ``finish`` checks once more, and counting the
+        same coefficients again as a check without improvement stopped models that improved
+        at every check.
+        """
         if self.stopper is True:
             watched = np.flatnonzero(run.folds < _engine.src.ALL)
             self.stopper = _monitor.EarlyStopping(run.model_W(), watched, self.patience)
+        updates = min(run.step, run.steps)
+        if updates == self.checked:
+            return
+        self.checked = updates
         live = np.flatnonzero(run.status == _monitor.RUNNING)
         watched = live[run.folds[live] < _engine.src.ALL]
         for f, (_, test) in enumerate(self.pairs):
@@ -920,14 +930,18 @@ class _HeldOut:
 
     def state(self):
         """Early stopping's arrays for a checkpoint (none before its first check)."""
-        return self.stopper.state() if isinstance(self.stopper, _monitor.EarlyStopping) else {}
+        if not isinstance(self.stopper, _monitor.EarlyStopping):
+            return {}
+        return {**self.stopper.state(), "stop_checked": np.array(self.checked, np.int64)}
 
     def load_state(self, state, run):
         """Early stopping's arrays back from a checkpoint, where it had made a check."""
         if self.stopper is not None and "stop_best" in state:
-            missing = ["stop_" + k for k in _monitor.EarlyStopping.STATE if "stop_" + k not in state]
+            names = ["stop_" + k for k in _monitor.EarlyStopping.STATE] + ["stop_checked"]
+            missing = [k for k in names if k not in state]
             if missing:
                 raise ValueError(f"the checkpoint is damaged: it lacks {', '.join(missing)}; delete it and fit again.")
+            self.checked = int(state["stop_checked"])
             watched = np.flatnonzero(run.folds < _engine.src.ALL)
             self.stopper = _monitor.EarlyStopping(run.model_W(), watched, self.patience)
             self.stopper.load_state(state)
@@ -936,12 +950,7 @@ class _HeldOut:
         """After the run: a last check at the final coefficients, then every fold model's best put back."""
         if self.stopper is None:
             return None
-        # the run checks whenever its step count reaches a multiple of `every`; where it reached
-        # `steps` so, that check saw the final coefficients, and a second one would count the same
-        # coefficients as a check without improvement (and stop models that improved at every check)
-        seen = run.steps % self.every == 0 if run.steps else self.every == 1
-        if self.stopper is True or not seen:
-            self.check(run)
+        self.check(run)  # skipped where the last check saw these coefficients
         return self.stopper.restore(run.model_W())
 
     @property

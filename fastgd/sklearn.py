@@ -20,7 +20,7 @@ Examples
 >>> from sklearn.preprocessing import StandardScaler
 >>> from fastgd.sklearn import GDClassifierCV
 >>> X, y = load_breast_cancer(return_X_y=True)
->>> model = make_pipeline(StandardScaler(), GDClassifierCV(lrs=[0.1, 1.0], l2s=[0.0, 1e-3], steps=200))
+>>> model = make_pipeline(StandardScaler(), GDClassifierCV(lrs=[0.1, 1.0], l2s=[0.0, 1e-3], steps=200, tol=None))
 >>> float(model.fit(X, y).score(X, y)) > 0.95
 True
 """

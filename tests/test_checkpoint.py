@@ -96,7 +96,7 @@ class _Digest(Exception):
 def _digest(monkeypatch, path, X, y, kw):
     """The fingerprint ``fit`` computes for these arguments, caught before any step."""
 
-    def load(p, digest):
+    def load(p, digest, required=()):
         raise _Digest(digest)
 
     monkeypatch.setattr(_checkpoint, "load", load)
@@ -303,3 +303,23 @@ def test_a_fit_killed_with_sigkill_resumes_bitwise(tmp_path, on_dask):
     assert 0 < step < KILL_KW["steps"], f"the child was killed at step {step}: not in the middle of its fit"
     resumed = fastgd.fit(X, y, checkpoint=path, checkpoint_every=25, **KILL_KW)
     same(resumed, fastgd.fit(X, y, **KILL_KW))
+
+
+def test_a_checkpoint_of_another_format_is_refused_as_such(tmp_path):
+    X, y = data(200, 3)
+    path = tmp_path / "run.ckpt"
+    fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=path)
+    with np.load(path) as f:
+        state = {k: f[k] for k in f.files}
+    assert int(state["format"]) == _checkpoint.FORMAT
+    del state["format"]  # as format 1 wrote them
+    with open(path, "wb") as f:  # (np.savez given a path adds .npz to its name)
+        np.savez(f, **state)
+    with pytest.raises(
+        ValueError, match=r"written by an older fastgd \(checkpoint format 1; this version reads format"
+    ):
+        fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=path)
+    with open(path, "wb") as f:
+        np.savez(f, **state, format=np.array(_checkpoint.FORMAT + 1))
+    with pytest.raises(ValueError, match="written by a newer fastgd"):
+        fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=path)

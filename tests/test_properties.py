@@ -204,7 +204,8 @@ def test_fit(data, lr, l2, loss, method, steps, batch_size, fit_intercept, seed,
                  seed=seed, max_abs_w=max_abs_w)  # fmt: skip
     valid = valid and all(ok for _, ok in hyper.values())
     kw = {name: value for name, (value, _) in hyper.items()}
-    n, classes = np.shape(X)[0], len(set(np.asarray(y, dtype=object).tolist()))
+    n = np.shape(X)[0] if np.ndim(X) else 0
+    classes = len(set(np.asarray(y, dtype=object).reshape(-1).tolist()))
     # what valid arguments still cannot fit: one class for a classifier, a batch larger than the data
     valid = valid and (loss == "mse" or classes >= 2) and (kw["batch_size"] is None or kw["batch_size"] <= n)
 
