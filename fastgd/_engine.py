@@ -802,7 +802,7 @@ def summed(kernel, loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, grad=Tr
     the costs alone (G has no columns), at about half the work.  A model is K rows.
     """
     P, D = Wl.shape
-    C = src.n_chunks(rows.size)
+    C = src.n_chunks.py_func(rows.size)  # from Python: a helper is never cached, compiled in every process
     dt = X.dtype
     G, gb, cs = np.empty((C, P, D if grad else 0), dt), np.empty((C, P), dt), np.empty((C, P), dt)
     kernel(loss, act, exact, X, XT, y, rows, Wl, b, excl, folds, G, gb, cs, K)
@@ -926,7 +926,7 @@ class Run:
         rows = self.batch or self.X.shape[0]
         P = self.lr.size
         few_models = P < 2 * numba.get_num_threads()
-        if self.opt.uses_hessian or src.n_chunks(rows) == 1 or not few_models:
+        if self.opt.uses_hessian or src.n_chunks.py_func(rows) == 1 or not few_models:  # (py_func: see summed)
             return "sets"
         return "rows"
 
