@@ -78,12 +78,16 @@ class _GD(BaseEstimator):
         return X, y
 
     def _store(self, res, m):
-        self.coef_ = res.coef[m].copy()  # (n_classes, n_features) for three classes or more
-        self.intercept_ = res.intercept[m].copy() if res.multiclass else float(res.intercept[m])
+        coef, intercept = res.coef[m], res.intercept[m]
+        if self._classifier and not res.multiclass:  # scikit-learn's binary shapes: (1, n_features) and (1,)
+            coef, intercept = coef[None, :], np.reshape(intercept, 1)
+        self.coef_ = coef.copy()  # (n_classes, n_features) for three classes or more
+        self.intercept_ = intercept.copy() if np.ndim(intercept) else float(intercept)
         self.n_iter_ = int(res.n_steps[m])
         self.converged_ = bool(res.converged[m])
         self.diverged_ = bool(res.diverged[m])
-        self._fitted = res
+        # what prediction needs of the fit, and nothing that refers to X (a FitResult may)
+        self._loss_fn, self._activation, self._multiclass = res.loss_fn, res.activation, res.multiclass
         self._warn_unconverged()
 
     def _warn_unconverged(self):
@@ -109,9 +113,10 @@ class _GD(BaseEstimator):
     def _output(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_DTYPES, reset=False)
-        if self._fitted.multiclass:  # the logits, (n, n_classes)
+        if self._multiclass:  # the logits, (n, n_classes)
             return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
-        return self._fitted.activation.value(X @ self.coef_.astype(X.dtype) + X.dtype.type(self.intercept_))
+        coef, intercept = self.coef_.reshape(-1), np.reshape(self.intercept_, -1)[0]  # a classifier's (1, D), (1,)
+        return self._activation.value(X @ coef.astype(X.dtype) + X.dtype.type(intercept))
 
 
 class _Classify(ClassifierMixin):
@@ -121,9 +126,9 @@ class _Classify(ClassifierMixin):
         """Class probabilities (n, n_classes), columns in the order of ``classes_`` (softmax for 3 or more)."""
         check_is_fitted(self)
         out = self._output(X)
-        if self._fitted.multiclass:
+        if self._multiclass:
             return softmax(out)
-        if self._fitted.loss_fn.spec.link == "sigmoid":
+        if self._loss_fn.spec.link == "sigmoid":
             p1 = sigmoid(out)
         else:
             p1 = np.clip(out, 0, 1)
@@ -135,7 +140,7 @@ class _Classify(ClassifierMixin):
         For three classes or more, the logits ``X @ coef_.T + intercept_``, (n, n_classes).
         """
         check_is_fitted(self)
-        if self._fitted.loss_fn.spec.link == "sigmoid" or self._fitted.multiclass:
+        if self._loss_fn.spec.link == "sigmoid" or self._multiclass:
             return self._output(X)
         p = np.clip(self.predict_proba(X)[:, 1], np.finfo(np.float64).tiny, 1 - np.finfo(np.float64).epsneg)
         return np.log(p) - np.log1p(-p)
@@ -143,7 +148,7 @@ class _Classify(ClassifierMixin):
     def predict(self, X):
         """The most probable label."""
         check_is_fitted(self)
-        if self._fitted.multiclass:
+        if self._multiclass:
             return self.classes_[np.argmax(self._output(X), axis=1)]
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
@@ -189,8 +194,9 @@ class GDClassifier(_Classify, _Single):
 
     Attributes
     ----------
-    coef_ : ndarray (n_features,), or (n_classes, n_features) for three classes or more
-    intercept_ : float, or ndarray (n_classes,)
+    coef_ : ndarray (1, n_features), or (n_classes, n_features) for three classes or more
+        scikit-learn's shapes (``LogisticRegression``, ``SGDClassifier``).
+    intercept_ : ndarray (1,), or (n_classes,)
     classes_ : ndarray (n_classes,)
     n_iter_ : int
     converged_, diverged_ : bool
@@ -207,7 +213,8 @@ class GDRegressor(_Regress, _Single):
     """Regressor fitted by gradient descent (``loss="mse"``: linear or ridge regression).
 
     ``l2 = 2 alpha / n`` is ``Ridge``'s ``alpha``.  Attributes as :class:`GDClassifier`'s,
-    without ``classes_``.
+    without ``classes_``, and with ``Ridge``'s shapes: ``coef_`` (n_features,) and a float
+    ``intercept_``.
 
     See Also
     --------

@@ -50,8 +50,9 @@ def test_classifier_equals_logistic_regression_at_convergence():
     n = X.shape[0]
     model = GDClassifier(lr=1.0, l2=1 / n, method="newton", steps=100, tol=1e-12).fit(X, y)
     sk = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12, max_iter=100).fit(X, y)
-    np.testing.assert_allclose(model.coef_, sk.coef_[0], rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(model.intercept_, sk.intercept_[0], rtol=1e-6)
+    assert model.coef_.shape == sk.coef_.shape == (1, 30) and model.intercept_.shape == sk.intercept_.shape == (1,)
+    np.testing.assert_allclose(model.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(model.intercept_, sk.intercept_, rtol=1e-6)
     np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), atol=1e-8)
     np.testing.assert_allclose(model.decision_function(X), sk.decision_function(X), rtol=1e-6, atol=1e-6)
     assert model.converged_ and not model.diverged_ and model.n_iter_ < 100
@@ -74,7 +75,7 @@ def test_cv_estimator_is_the_one_pass_search():
     model = GDClassifierCV(lrs=[0.01, 0.1, 1.0], l2s=[0.0, 1e-3], cv=folds, steps=100, tol=None).fit(X, y)
     res = fastgd.fit(X, y, [0.01, 0.1, 1.0], l2=[0.0, 1e-3], cv=folds, steps=100)
     assert model.best_index_ == res.best and model.best_params_ == res.best_params
-    np.testing.assert_array_equal(model.coef_, res.coef[res.best])
+    np.testing.assert_array_equal(model.coef_, res.coef[res.best][None, :])
     cvr = model.cv_results_
     np.testing.assert_array_equal(cvr["mean_test_score"], res.mean_cv_score)
     np.testing.assert_array_equal(cvr["split2_test_score"], res.cv_score[:, 2])
@@ -149,3 +150,19 @@ def test_a_diverged_or_unconverged_model_warns_as_scikit_learn_does():
         GDClassifier(lr=0.1, steps=5, tol=None).fit(X, y)  # fixed steps: nothing to warn about
         model = GDClassifier(lr=1.0, method="newton", steps=50).fit(X, y)  # converged
     assert model.converged_
+
+
+def test_a_fitted_estimator_keeps_no_reference_to_x():
+    # it kept the whole FitResult, whose deferred mini-batch cost pass held the engine and X
+    import gc
+    import weakref
+
+    X, y = _cancer()
+    X = np.ascontiguousarray(X)  # float64 and C-ordered: validated and fitted without a copy
+    alive = weakref.ref(X)
+    model = GDClassifier(lr=0.1, steps=20, batch_size=32, tol=None).fit(X, y)
+    proba = model.predict_proba(X[:5])
+    del X
+    gc.collect()
+    assert alive() is None
+    assert proba.shape == (5, 2) and model.coef_.shape == (1, 30)
