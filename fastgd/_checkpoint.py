@@ -128,6 +128,10 @@ def load(path, digest, required=()):
         raise ValueError(
             f"checkpoint {path!r} is not a fastgd checkpoint, or is damaged ({e}); delete it or pass another path."
         ) from None
+    if "fingerprint" not in state:  # an .npz, but not one of fastgd's
+        raise ValueError(
+            f"checkpoint {path!r} is not a fastgd checkpoint (no fingerprint); delete it or pass another path."
+        )
     try:
         written = int(state.pop("format", 1))  # format 1 did not store its number
     except (TypeError, ValueError):
@@ -138,7 +142,7 @@ def load(path, digest, required=()):
             f"format {written}; this version reads format {FORMAT}), so it cannot be resumed here. Delete it to "
             "start the fit afresh, or finish it with the fastgd that wrote it."
         )
-    if "fingerprint" not in state or str(state.pop("fingerprint")) != digest:
+    if str(state.pop("fingerprint")) != digest:
         raise ValueError(
             f"checkpoint {path!r} was written by a fit with other arguments or data; it is not reused. "
             "Delete it, or pass another checkpoint path to start this fit afresh."

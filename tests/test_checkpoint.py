@@ -182,6 +182,10 @@ def test_bad_checkpoint_arguments(tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a fastgd checkpoint"):
         fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=junk)
+    with open(junk, "wb") as f:  # an .npz of something else: not taken for an older checkpoint
+        np.savez(f, a=np.zeros(3))
+    with pytest.raises(ValueError, match=r"not a fastgd checkpoint \(no fingerprint\)"):
+        fastgd.fit(X, y, lr=0.1, steps=5, checkpoint=junk)
 
 
 def _damaged(good, how):
